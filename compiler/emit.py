@@ -1,0 +1,80 @@
+"""Emit: render the IR through the Jinja2 templates into {relative path: Python source}."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+from . import __version__, ir
+from .naming import RUNTIME_MODULE
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass(frozen=True)
+class Header:
+    """What every generated file's header says about where it came from."""
+
+    version: str
+    source: str
+    sha256: str
+
+
+@lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    # Strict: a misspelled variable is an error, never an empty string in generated code.
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+
+
+def render(template: str, **context: object) -> str:
+    return environment().get_template(template).render(**context)
+
+
+def template_sha256(name: str) -> str:
+    return hashlib.sha256((TEMPLATES / name).read_bytes()).hexdigest()
+
+
+def emit_package(modules: list[ir.ParserModule]) -> dict[str, str]:
+    """Unformatted source of every file of the generated package."""
+    files = {
+        f"{m.module_name}.py": render(
+            "parser.py.j2", m=m, header=Header(__version__, m.source, m.sha256)
+        )
+        for m in modules
+    }
+    files[f"{RUNTIME_MODULE}.py"] = render(
+        "_runtime.py.j2",
+        header=Header(
+            __version__, "templates/_runtime.py.j2", template_sha256("_runtime.py.j2")
+        ),
+    )
+    files["__init__.py"] = render(
+        "__init__.py.j2", registry=registry(modules), header=registry_header(modules)
+    )
+    return files
+
+
+def registry(modules: list[ir.ParserModule]) -> ir.Registry:
+    entries = sorted((m.key, m.module_name) for m in modules)
+    return ir.Registry(tuple((repr(key), repr(name)) for key, name in entries))
+
+
+def registry_header(modules: list[ir.ParserModule]) -> Header:
+    """The registry's source is every manifest; its hash covers all of theirs."""
+    digest = hashlib.sha256()
+    for m in sorted(modules, key=lambda m: m.key):
+        digest.update(f"{m.source} {m.sha256}\n".encode())
+    folders = sorted({m.source.split("/")[0] for m in modules}) or ["manifests"]
+    source = ", ".join(f"{folder}/*/manifest.json" for folder in folders)
+    return Header(__version__, source, digest.hexdigest())

@@ -1,0 +1,82 @@
+"""IR: what one generated parser module does, decided and ready to emit.
+
+Every string field named `*_literal` is already a Python literal (made with `repr`), so templates
+never escape anything; `comment` fields are single printable lines safe after `#`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+BOOLEAN = "boolean"  # a true/false per member
+ACTION = "action"  # one action string for the whole batch
+NAMED = "named"  # separate add and remove arrays
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pointer token: an object member name, and also an array index when it is one."""
+
+    key_literal: str
+    index: Optional[int]
+
+
+@dataclass(frozen=True)
+class Read:
+    """One manifest property's pointer, split into steps, with its wording for messages."""
+
+    property: str  # e.g. "cohortIdPath", "memberArrayParser.memberIdPath"
+    steps: tuple[Step, ...]
+    label_literal: str  # the property and quoted pointer, as error messages say them
+    comment: str
+
+
+@dataclass(frozen=True)
+class MemberArray:
+    """A member array and, for named arrays, whether its members are added."""
+
+    read: Read
+    variable: str  # the Python name of the array in the generated code
+    quoted_literal: str  # the quoted pointer, for "member 3 of "/batch" ..." messages
+    included: Optional[bool]  # None: decided per member or by the action
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """arrayInclusion.matcher, translated from JavaScript to Python `re`."""
+
+    comment: str
+    pattern_literal: str
+
+
+@dataclass(frozen=True)
+class ParserModule:
+    """Everything one integration's generated parser needs."""
+
+    key: str
+    key_literal: str
+    module_name: str
+    source: str  # manifest path for the header
+    sha256: str
+    mode: str  # BOOLEAN, ACTION or NAMED
+    environment_id: Read
+    context_kind: Optional[Read]
+    cohort_id: Read
+    cohort_name: Read
+    cohort_url: Optional[Read]
+    arrays: tuple[MemberArray, ...]  # one array, or add then remove
+    member_id: Read
+    membership: Optional[Read]  # BOOLEAN mode
+    action: Optional[Read]  # ACTION mode
+    matcher: Optional[Matcher]  # ACTION mode
+    member_cohort_id: Optional[Read]
+    member_cohort_name: Optional[Read]
+    has_response_template: bool  # jsonResponseBody is validated, not yet compiled
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The generated package's key -> module table."""
+
+    entries: tuple[tuple[str, str], ...]  # (key literal, module name literal), sorted by key

@@ -1,0 +1,135 @@
+"""Lower: a validated manifest becomes a ParserModule (pointers split, mode decided)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Optional
+
+from jsonpointer import JsonPointer
+
+from . import ir
+from .jsregex import translate
+from .load import Manifest
+from .naming import module_name
+
+ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def lower(manifest: Manifest) -> ir.ParserModule:
+    """The IR of one manifest that passed validation."""
+    capability = manifest.document["capabilities"]["syncedSegment"]
+    parser = capability["requestParser"]
+    members = parser["memberArrayParser"]
+    inclusion = parser.get("arrayInclusion")
+    mode = decide_mode(parser)
+    template = capability.get("jsonResponseBody")
+
+    def optional(name: str, source: dict, prefix: str = "") -> Optional[ir.Read]:
+        return read(prefix + name, source[name]) if name in source else None
+
+    return ir.ParserModule(
+        key=manifest.key,
+        key_literal=repr(manifest.key),
+        module_name=module_name(manifest.key),
+        source=manifest.source,
+        sha256=manifest.sha256,
+        mode=mode,
+        environment_id=read("environmentIdPath", parser["environmentIdPath"]),
+        context_kind=optional("contextKindPath", parser),
+        cohort_id=read("cohortIdPath", parser["cohortIdPath"]),
+        cohort_name=read("cohortNamePath", parser["cohortNamePath"]),
+        cohort_url=optional("cohortUrlPath", parser),
+        arrays=member_arrays(parser, mode),
+        member_id=read("memberArrayParser.memberIdPath", members["memberIdPath"]),
+        membership=(
+            read(
+                "memberArrayParser.booleanMembershipPath",
+                members["booleanMembershipPath"],
+            )
+            if mode == ir.BOOLEAN
+            else None
+        ),
+        action=read("arrayInclusion.path", inclusion["path"]) if inclusion else None,
+        matcher=lower_matcher(inclusion["matcher"]) if inclusion else None,
+        member_cohort_id=optional("cohortIdPath", members, "memberArrayParser."),
+        member_cohort_name=optional("cohortNamePath", members, "memberArrayParser."),
+        has_response_template=isinstance(template, str),
+    )
+
+
+def decide_mode(parser: dict) -> str:
+    if "arrayInclusion" in parser:
+        return ir.ACTION  # arrayInclusion decides even when booleanMembershipPath is set
+    if "memberArrayPath" in parser:
+        return ir.BOOLEAN
+    return ir.NAMED
+
+
+def member_arrays(parser: dict, mode: str) -> tuple[ir.MemberArray, ...]:
+    if mode == ir.NAMED:
+        return (
+            member_array("addMemberArrayPath", parser, "added_members", True),
+            member_array("removeMemberArrayPath", parser, "removed_members", False),
+        )
+    return (member_array("memberArrayPath", parser, "members", None),)
+
+
+def member_array(
+    name: str, parser: dict, variable: str, included: Optional[bool]
+) -> ir.MemberArray:
+    pointer = parser[name]
+    return ir.MemberArray(
+        read(name, pointer), variable, python_literal(quoted(pointer)), included
+    )
+
+
+def read(prop: str, pointer: str) -> ir.Read:
+    label = f"{prop} {quoted(pointer)}"
+    return ir.Read(
+        property=prop,
+        steps=tuple(step(token) for token in JsonPointer(pointer).parts),
+        label_literal=python_literal(label),
+        comment=comment_text(label),
+    )
+
+
+def step(token: str) -> ir.Step:
+    index = int(token) if ARRAY_INDEX.fullmatch(token) else None
+    return ir.Step(key_literal=repr(token), index=index)
+
+
+def lower_matcher(matcher: str) -> ir.Matcher:
+    return ir.Matcher(
+        comment=comment_text(f"arrayInclusion.matcher {json.dumps(matcher)}"),
+        pattern_literal=python_literal(translate(matcher)),
+    )
+
+
+def python_literal(text: str, width: int = 60) -> str:
+    """repr(text), as implicitly joined chunks in parentheses when it is long.
+
+    black cannot split a long string literal; chunks keep generated lines short.
+    Chunks are cut from the value before repr, so no escape is ever cut in two.
+    """
+    if len(text) <= width:
+        return repr(text)
+    chunks = [repr(text[i : i + width]) for i in range(0, len(text), width)]
+    return "(" + " ".join(chunks) + ")"
+
+
+def quoted(pointer: str) -> str:
+    """A pointer as messages quote it (JSON string syntax, so nothing is ambiguous)."""
+    return json.dumps(pointer, ensure_ascii=False)
+
+
+def comment_text(text: str, width: int = 76) -> str:
+    """Printable comment text; unprintable characters escaped, long text wrapped.
+
+    Continuation lines start with "# ", so the result fits after a "# " anywhere.
+    """
+    line = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+        for ch in text
+    )
+    return "\n# ".join(line[i : i + width] for i in range(0, len(line), width))
