@@ -13,21 +13,7 @@ import re
 
 from jsonpointer import JsonPointer
 
-try:
-    from compiler.jsregex import js_test, translate
-except ModuleNotFoundError as exc:  # TEMPORARY stand-in until compiler/jsregex.py lands
-    if exc.name != "compiler.jsregex":
-        raise
-
-    def translate(js_source: str) -> str:
-        """Only `^?word$?` (ASCII letters, digits, `_`); JS `$` is Python `\\Z`."""
-        if not re.fullmatch(r"\^?[A-Za-z0-9_]+\$?", js_source):
-            raise NotImplementedError(f"stand-in translator: {js_source!r}")
-        return js_source[:-1] + r"\Z" if js_source.endswith("$") else js_source
-
-    def js_test(python_pattern: str, value: str) -> bool:
-        return re.search(python_pattern, value) is not None
-
+from compiler.jsregex import js_test, translate
 
 __all__ = ["InterpreterError", "interpret", "interpret_bytes"]
 
