@@ -1,4 +1,4 @@
-"""Build: load -> validate -> lower -> emit -> format, as one pure step over all manifests."""
+"""Build: load, validate, lower, emit, format and verify every manifest, writing nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from .load import Manifest, load_manifests
 from .lower import lower
 from .naming import module_name
 from .validate import manifest_shape_problem, synced_segment, validate
+from .verify import verify
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ def build(manifests_dir: Path) -> BuildResult:
     manifests, problems = load_manifests(manifests_dir)
     result = compile_manifests(manifests)
     return BuildResult(
-        result.files,
+        {} if problems else result.files,  # a failed build produces nothing
         tuple(problems) + result.diagnostics,
         result.compiled,
         result.skipped,
@@ -66,7 +67,9 @@ def compile_manifests(manifests: Sequence[Manifest]) -> BuildResult:
     modules = [lower(manifest) for manifest in valid]
     files, format_problems = format_all(emit_package(modules))
     diagnostics += format_problems
-    if format_problems:
+    if not format_problems:
+        diagnostics += verify(files, modules, {m.key: m for m in valid})
+    if has_errors(diagnostics):
         files = {}
     compiled = tuple(m.key for m in modules)
     return BuildResult(files, tuple(diagnostics), compiled, tuple(skipped))

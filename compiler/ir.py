@@ -7,7 +7,7 @@ never escape anything; `comment` fields are single printable lines safe after `#
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import ClassVar, Optional, Union
 
 BOOLEAN = "boolean"  # a true/false per member
 ACTION = "action"  # one action string for the whole batch
@@ -72,11 +72,83 @@ class ParserModule:
     matcher: Optional[Matcher]  # ACTION mode
     member_cohort_id: Optional[Read]
     member_cohort_name: Optional[Read]
-    has_response_template: bool  # jsonResponseBody is validated, not yet compiled
+    response: Optional[ResponseTemplate]  # the compiled jsonResponseBody
 
 
 @dataclass(frozen=True)
 class Registry:
     """The generated package's key -> module table."""
 
-    entries: tuple[tuple[str, str], ...]  # (key literal, module name literal), sorted by key
+    entries: tuple[
+        tuple[str, str], ...
+    ]  # (key literal, module name literal), sorted by key
+
+
+# --- jsonResponseBody: a Handlebars template as a tree of output steps ------------------
+
+
+@dataclass(frozen=True)
+class Text:
+    """Literal template text, output as it is."""
+
+    kind: ClassVar[str] = "text"
+    literal: str
+
+
+@dataclass(frozen=True)
+class Output:
+    """A mustache: a value printed as handlebars.js prints it."""
+
+    kind: ClassVar[str] = "output"
+    expression: str  # Python expression of the value
+    escaped: bool  # {{x}} is HTML-escaped; {{{x}}} is not
+    in_string: bool  # inside a JSON string literal of the template text
+    comment: str
+
+
+@dataclass(frozen=True)
+class Conditional:
+    """#if or #unless, with its else branch (possibly empty)."""
+
+    kind: ClassVar[str] = "conditional"
+    expression: str
+    negated: bool  # #unless
+    then: tuple[ResponseNode, ...]
+    otherwise: tuple[ResponseNode, ...]
+    comment: str
+
+
+@dataclass(frozen=True)
+class Each:
+    """#each over an array or an object's keys; the else branch when nothing iterates."""
+
+    kind: ClassVar[str] = "each"
+    expression: str
+    items: str  # the generated list of (item, @index, @key, @first, @last)
+    targets: str  # the for-loop target, e.g. "c1, index1, _, _, _"
+    body: tuple[ResponseNode, ...]
+    otherwise: tuple[ResponseNode, ...]
+    comment: str
+
+
+@dataclass(frozen=True)
+class With:
+    """#with: a new context for its body, or the else branch when the value is empty."""
+
+    kind: ClassVar[str] = "with"
+    expression: str
+    context: str
+    body: tuple[ResponseNode, ...]
+    otherwise: tuple[ResponseNode, ...]
+    comment: str
+
+
+ResponseNode = Union[Text, Output, Conditional, Each, With]
+
+
+@dataclass(frozen=True)
+class ResponseTemplate:
+    """A compiled jsonResponseBody."""
+
+    body: tuple[ResponseNode, ...]
+    source_comment: str  # the template, for the generated function's comment

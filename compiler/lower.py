@@ -10,7 +10,9 @@ from jsonpointer import JsonPointer
 
 from . import ir
 from .jsregex import translate
+from .literals import comment_text, python_literal
 from .load import Manifest
+from .lower_response import lower_template
 from .naming import module_name
 
 ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
@@ -54,13 +56,15 @@ def lower(manifest: Manifest) -> ir.ParserModule:
         matcher=lower_matcher(inclusion["matcher"]) if inclusion else None,
         member_cohort_id=optional("cohortIdPath", members, "memberArrayParser."),
         member_cohort_name=optional("cohortNamePath", members, "memberArrayParser."),
-        has_response_template=isinstance(template, str),
+        response=lower_template(template) if isinstance(template, str) else None,
     )
 
 
 def decide_mode(parser: dict) -> str:
     if "arrayInclusion" in parser:
-        return ir.ACTION  # arrayInclusion decides even when booleanMembershipPath is set
+        return (
+            ir.ACTION
+        )  # arrayInclusion decides even when booleanMembershipPath is set
     if "memberArrayPath" in parser:
         return ir.BOOLEAN
     return ir.NAMED
@@ -106,30 +110,6 @@ def lower_matcher(matcher: str) -> ir.Matcher:
     )
 
 
-def python_literal(text: str, width: int = 60) -> str:
-    """repr(text), as implicitly joined chunks in parentheses when it is long.
-
-    black cannot split a long string literal; chunks keep generated lines short.
-    Chunks are cut from the value before repr, so no escape is ever cut in two.
-    """
-    if len(text) <= width:
-        return repr(text)
-    chunks = [repr(text[i : i + width]) for i in range(0, len(text), width)]
-    return "(" + " ".join(chunks) + ")"
-
-
 def quoted(pointer: str) -> str:
     """A pointer as messages quote it (JSON string syntax, so nothing is ambiguous)."""
     return json.dumps(pointer, ensure_ascii=False)
-
-
-def comment_text(text: str, width: int = 76) -> str:
-    """Printable comment text; unprintable characters escaped, long text wrapped.
-
-    Continuation lines start with "# ", so the result fits after a "# " anywhere.
-    """
-    line = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
-        for ch in text
-    )
-    return "\n# ".join(line[i : i + width] for i in range(0, len(line), width))

@@ -1,4 +1,4 @@
-"""Validate: schema, cross-field rules, matcher translation and lints; returns diagnostics."""
+"""Validate: schema, cross-field rules, the matcher and lints; returns diagnostics."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import jsonschema
 
 from .diagnostics import Diagnostic, error, pointer_join, warning
+from .handlebars import TemplateError, mentions
+from .handlebars import parse as parse_template
 from .jsregex import UnsupportedRegex, js_test, translate
 from .load import Manifest
+from .lower_response import lower_template
 
 CAPABILITY = "/capabilities/syncedSegment"
 PARSER = CAPABILITY + "/requestParser"
@@ -24,21 +27,21 @@ POINTER_HINT = (
     'write "~" inside a token as "~0" and "/" as "~1"'
 )
 
-# Actions that must never count as "add": a matcher accepting one of these turns a removal
-# into an addition (the upstream Tealium manifest does exactly that).
+# Actions that must never count as "add": a matcher accepting one of these turns a
+# removal into an addition (the upstream Tealium manifest does exactly that).
 REMOVAL_WORDS = ("remove", "delete", "exit")
 REMOVAL_AFFIXES = ("", "s", "d", "_member", "_members", "-member", "-members", "_user")
 REMOVAL_PREFIXES = ("", "member_", "members_", "user_", "audience_")
+MATCHER_WORD = re.compile(r"[A-Za-z0-9_-]+")
 
 NAMED_ARRAYS = frozenset({"addMemberArrayPath", "removeMemberArrayPath"})
 BRACKET_TOKEN = re.compile(r"[^\[\]]*\[\d+\]")
+SYNTAX_ERROR = "invalid syntax: "  # how jsregex names a pattern JavaScript rejects
 
 
 @lru_cache(maxsize=1)
 def schema_validator() -> jsonschema.protocols.Validator:
-    text = resources.files(__package__).joinpath(
-        "schema/synced-segment.schema.json"
-    )
+    text = resources.files(__package__).joinpath("schema/synced-segment.schema.json")
     schema = json.loads(text.read_text(encoding="utf-8"))
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
@@ -68,30 +71,24 @@ def validate(manifest: Manifest) -> list[Diagnostic]:
         problems += matcher_problems(manifest, parser)
         problems += bracket_lints(manifest, parser)
     template = capability.get("jsonResponseBody")
-    if isinstance(template, str) and "errorMessage" not in template:
-        problems.append(
-            warning(
-                "response-without-error",
-                manifest.path,
-                CAPABILITY + "/jsonResponseBody",
-                "jsonResponseBody never uses errorMessage, so a failed request "
-                "answers with the same body as a successful one",
-                'add the error, e.g. {{#if errorMessage}}"error": "{{errorMessage}}"'
-                "{{/if}}",
-            )
-        )
+    if isinstance(template, str):
+        problems += template_problems(manifest, template)
     return problems
 
 
 def manifest_shape_problem(manifest: Manifest) -> Diagnostic | None:
-    """An error when the manifest is not an object with an object of capabilities."""
+    """An error when the manifest is not an object with an object of capabilities.
+
+    A syncedSegment that is null is an error too: skipping it as "no capability" would
+    let a manifest that means to sync segments pass silently.
+    """
     document = manifest.document
     if not isinstance(document, dict):
         return error(
             "manifest-not-object",
             manifest.path,
             "",
-            "the manifest must be a JSON object",
+            f"the manifest must be a JSON object, not {json_type(document)}",
             'write the manifest as {"name": ..., "capabilities": {...}}',
         )
     capabilities = document.get("capabilities")
@@ -100,8 +97,16 @@ def manifest_shape_problem(manifest: Manifest) -> Diagnostic | None:
             "capabilities-not-object",
             manifest.path,
             "/capabilities",
-            "capabilities must be an object",
+            f"capabilities must be an object, not {json_type(capabilities)}",
             'write "capabilities": {"syncedSegment": {...}}',
+        )
+    if isinstance(capabilities, dict) and capabilities.get("syncedSegment", {}) is None:
+        return error(
+            "wrong-type",
+            manifest.path,
+            CAPABILITY,
+            "syncedSegment must be an object, not null",
+            'write "syncedSegment": {"requestParser": {...}}, or remove it',
         )
     return None
 
@@ -135,21 +140,23 @@ def describe_schema_error(
             )
     elif kind == "required":
         missing = problem.message.split("'")[1]
-        description = problem.schema["properties"][missing].get("description", "")
         yield error(
             "missing-property",
             manifest.path,
             where,
             f'{name} is missing the required property "{missing}"',
-            f'add "{missing}": {description}',
+            f'add "{missing}": '
+            + value_hint(*schema_at([*problem.absolute_path, missing])),
         )
     elif kind == "pattern":
         yield error(
             "bad-pointer",
             manifest.path,
             where,
-            f"{name} {json.dumps(problem.instance)} is not a valid JSON pointer",
-            POINTER_HINT,
+            f"{name} {json.dumps(problem.instance)} is not a valid JSON pointer: "
+            + pointer_flaw(problem.instance),
+            f"did you mean {json.dumps(pointer_fixed(problem.instance))}? "
+            + POINTER_HINT,
         )
     elif kind == "type":
         expected = problem.validator_value
@@ -158,12 +165,48 @@ def describe_schema_error(
             manifest.path,
             where,
             f"{name} must be {article(expected)}, not {json_type(problem.instance)}",
-            f"write {name} as {article(expected)}",
+            f"write {name} as {article(expected)}: "
+            + value_hint(*schema_at(problem.absolute_path)),
         )
     else:  # no other keyword is in the schema today; say what jsonschema says
         yield error(
             "schema", manifest.path, where, problem.message, "see the schema file"
         )
+
+
+def schema_at(tokens: Iterable[str | int]) -> tuple[dict, str]:
+    """The schema of the property at an instance path, with $ref followed, and its
+    description (which sits beside the $ref); the root's description is for maintainers.
+    """
+    root = schema_validator().schema
+    node, description = root, ""
+    for token in tokens:
+        node = node["properties"][token]
+        description = node.get("description", "")
+        if "$ref" in node:
+            node = root["$defs"][node["$ref"].removeprefix("#/$defs/")]
+        description = description or node.get("description", "")
+    return node, description
+
+
+def value_hint(schema: dict, description: str) -> str:
+    """What a property's value looks like: an object's required keys, or its meaning."""
+    if schema.get("type") == "object":
+        keys = ", ".join(f'"{name}": ...' for name in schema.get("required", []))
+        return "{" + keys + "}" + (f" ({description})" if description else "")
+    return description or article(schema["type"])
+
+
+def pointer_flaw(pointer: str) -> str:
+    if not pointer.startswith("/"):
+        return 'it does not start with "/"'
+    return '"~" must be followed by 0 or 1 (an escape)'
+
+
+def pointer_fixed(pointer: str) -> str:
+    """The pointer most likely meant: a leading "/" added, a lone "~" escaped."""
+    fixed = pointer if pointer.startswith("/") else "/" + pointer
+    return re.sub("~(?![01])", "~0", fixed)
 
 
 def article(json_type_name: str) -> str:
@@ -180,7 +223,7 @@ def json_type(value: Any) -> str:
     return article({str: "string", list: "array", dict: "object"}[type(value)])
 
 
-# --- cross-field rules ------------------------------------------------------------------
+# --- cross-field rules ----------------------------------------------------------------
 
 
 def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
@@ -208,10 +251,12 @@ def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
         rule(
             "mixed-member-arrays",
             "memberArrayPath",
-            "memberArrayPath cannot be used with addMemberArrayPath/removeMemberArrayPath",
-            "keep either memberArrayPath (one array) or the add/remove pair (two arrays)",
+            "memberArrayPath cannot be used with "
+            "addMemberArrayPath/removeMemberArrayPath",
+            "keep either memberArrayPath (one array) "
+            "or the add/remove pair (two arrays)",
         )
-    if "arrayInclusion" in has and "memberArrayPath" not in has:
+    if "arrayInclusion" in has and "memberArrayPath" not in has and not pair:
         rule(
             "inclusion-needs-array",
             "arrayInclusion",
@@ -231,11 +276,19 @@ def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
                 "boolean-needs-array",
                 file,
                 MEMBER_PARSER + "/booleanMembershipPath",
-                "booleanMembershipPath needs memberArrayPath",
-                "add memberArrayPath pointing at the members that carry the boolean",
+                "booleanMembershipPath needs memberArrayPath"
+                + (", and is not used with the named arrays" if pair else ""),
+                (
+                    "named arrays already say add or remove: "
+                    "remove booleanMembershipPath"
+                    if pair
+                    else "add memberArrayPath pointing at the members that carry "
+                    "the boolean"
+                ),
             )
         )
-    if "memberArrayPath" in has and "arrayInclusion" not in has and not has_boolean:
+    undecided = "arrayInclusion" not in has and not has_boolean
+    if "memberArrayPath" in has and undecided and not pair:
         rule(
             "membership-undecidable",
             "memberArrayPath",
@@ -243,7 +296,7 @@ def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
             "add memberArrayParser.booleanMembershipPath (a true/false per member) "
             "or arrayInclusion (one action for the batch)",
         )
-    if "memberArrayPath" not in has and not pair:
+    if "memberArrayPath" not in has and not pair and undecided:
         problems.append(
             error(
                 "no-member-array",
@@ -267,7 +320,7 @@ def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
     return problems
 
 
-# --- matcher ---------------------------------------------------------------------------
+# --- matcher --------------------------------------------------------------------------
 
 
 def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
@@ -279,6 +332,8 @@ def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
     try:
         pattern = translate(matcher)
     except UnsupportedRegex as exc:
+        if exc.construct.startswith(SYNTAX_ERROR):
+            return [invalid_matcher(manifest, matcher, exc)]
         return [
             error(
                 "untranslatable-matcher",
@@ -289,7 +344,7 @@ def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
                 "such as ^(add|add_members)$ is usually all a matcher needs",
             )
         ]
-    accepted = [a for a in removal_actions() if js_test(pattern, a)]
+    accepted = [a for a in removal_candidates(matcher) if js_test(pattern, a)]
     if not accepted:
         return []
     return [
@@ -304,6 +359,34 @@ def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
     ]
 
 
+def invalid_matcher(
+    manifest: Manifest, matcher: str, exc: UnsupportedRegex
+) -> Diagnostic:
+    what = exc.construct.removeprefix(SYNTAX_ERROR)
+    return error(
+        "invalid-matcher",
+        manifest.path,
+        PARSER + "/arrayInclusion/matcher",
+        f"matcher {json.dumps(matcher)} is not a valid JavaScript regular expression: "
+        f"{what} at position {exc.position}: {exc.reason}",
+        f"fix the syntax at position {exc.position} (JavaScript's new RegExp rejects "
+        "it too), e.g. ^(add|add_members)$",
+    )
+
+
+def removal_candidates(matcher: str) -> tuple[str, ...]:
+    """The usual removal spellings, then the words of the matcher itself that name a
+    removal (REMOVE_MEMBERS, remove_from_audience, exited): the spellings cannot
+    foresee every partner's action names, but the matcher spells out its own.
+    """
+    own = [
+        word
+        for word in MATCHER_WORD.findall(matcher)
+        if any(removal in word.lower() for removal in REMOVAL_WORDS)
+    ]
+    return removal_actions() + tuple(own)
+
+
 @lru_cache(maxsize=1)
 def removal_actions() -> tuple[str, ...]:
     """Plausible action names that mean remove, in the spellings partners use."""
@@ -316,7 +399,42 @@ def removal_actions() -> tuple[str, ...]:
     return tuple(actions)
 
 
-# --- pointer lints ---------------------------------------------------------------------
+# --- jsonResponseBody ------------------------------------------------------------------
+
+
+def template_problems(manifest: Manifest, template: str) -> list[Diagnostic]:
+    where = CAPABILITY + "/jsonResponseBody"
+    try:
+        lower_template(template)
+    except TemplateError as exc:
+        return [
+            error(
+                "unsupported-template",
+                manifest.path,
+                where,
+                f"jsonResponseBody line {exc.line}, column {exc.column}: "
+                f"{exc.construct} {exc.reason}",
+                "use mustaches ({{x}}, {{{x}}}), #if, #unless, #each, #with and else, "
+                "with values from the response context (requestBody, statusCode, "
+                "errorMessage, projectKey, environmentKey, segmentKey, segmentUrl)",
+            )
+        ]
+    if mentions(parse_template(template), "errorMessage"):
+        return []
+    return [
+        warning(
+            "response-without-error",
+            manifest.path,
+            where,
+            "jsonResponseBody never uses errorMessage, so a failed request "
+            "answers with the same body as a successful one",
+            'add the error, e.g. {{#if errorMessage}}"error": "{{errorMessage}}"'
+            "{{/if}}",
+        )
+    ]
+
+
+# --- pointer lints --------------------------------------------------------------------
 
 
 def pointer_properties(parser: dict) -> Iterator[tuple[str, str]]:
@@ -336,17 +454,29 @@ def pointer_properties(parser: dict) -> Iterator[tuple[str, str]]:
 def bracket_lints(manifest: Manifest, parser: dict) -> list[Diagnostic]:
     problems = []
     for where, pointer in pointer_properties(parser):
-        for token in pointer.split("/")[1:]:
-            if BRACKET_TOKEN.fullmatch(token):
-                name, index = token[:-1].split("[")
-                problems.append(
-                    warning(
-                        "bracket-index",
-                        manifest.path,
-                        where,
-                        f"token {json.dumps(token)} of {json.dumps(pointer)} looks like "
-                        "bracket indexing, which JSON pointers do not have",
-                        f'index arrays with a token of their own: "/{name}/{index}"',
-                    )
-                )
+        tokens = pointer.split("/")[1:]
+        bracketed = [t for t in tokens if BRACKET_TOKEN.fullmatch(t)]
+        if not bracketed:
+            continue
+        fixed = "".join("/" + unbracket(t) for t in tokens)
+        problems.append(
+            warning(
+                "bracket-index",
+                manifest.path,
+                where,
+                f"{json.dumps(pointer)} looks like bracket indexing "
+                f"({', '.join(json.dumps(t) for t in bracketed)}), which JSON pointers "
+                "do not have: the token is read as a property name",
+                f"did you mean {json.dumps(fixed)}? a JSON pointer indexes an array "
+                "with a token of its own",
+            )
+        )
     return problems
+
+
+def unbracket(token: str) -> str:
+    """batch[0] -> batch/0 (a token that is not bracketed stays as it is)."""
+    if not BRACKET_TOKEN.fullmatch(token):
+        return token
+    name, index = token[:-1].split("[")
+    return f"{name}/{index}" if name else index

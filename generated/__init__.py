@@ -12,6 +12,7 @@ Parsers are imported on first use, so importing this package stays cheap.
 """
 
 import importlib
+from types import ModuleType
 from typing import Dict, Tuple
 
 from . import _runtime
@@ -23,6 +24,7 @@ __all__ = [
     "SegmentChange",
     "SyncRequest",
     "handle",
+    "module_for",
     "parse",
     "parser_for",
 ]
@@ -42,26 +44,38 @@ INTEGRATIONS = {
     "zeotap": "zeotap",
 }
 
-_loaded: Dict[str, _runtime.Parser] = {}
+_loaded: Dict[str, ModuleType] = {}
 
 
-def parser_for(integration_key: str) -> _runtime.Parser:
-    """The parse function of an integration; keys are matched ignoring (ASCII) case."""
+def module_for(integration_key: str) -> ModuleType:
+    """The generated module of an integration; keys match ignoring ASCII case."""
     key = integration_key.lower() if integration_key.isascii() else integration_key
-    parser = _loaded.get(key)
-    if parser is None:
+    module = _loaded.get(key)
+    if module is None:
         if key not in INTEGRATIONS:
             raise _runtime.unknown_integration(integration_key)
         module = importlib.import_module("." + INTEGRATIONS[key], __name__)
-        parser = _loaded[key] = module.parse
-    return parser
+        _loaded[key] = module
+    return module
+
+
+def parser_for(integration_key: str) -> _runtime.Parser:
+    """The parse function of an integration."""
+    return module_for(integration_key).parse
 
 
 def parse(integration_key: str, doc: object) -> SyncRequest:
     """The SyncRequest of a decoded body; raises ParseError (400, 404 for the key)."""
-    return parser_for(integration_key)(doc)
+    return module_for(integration_key).parse(doc)
 
 
-def handle(integration_key: str, body: bytes) -> Tuple[int, Dict[str, str], bytes]:
-    """(status, headers, body) for one raw request body; never raises."""
-    return _runtime.handle(parser_for, integration_key, body)
+def handle(
+    integration_key: str,
+    body: bytes,
+    public_url: str = _runtime.DEFAULT_PUBLIC_URL,
+) -> Tuple[int, Dict[str, str], bytes]:
+    """(status, headers, body) for one raw request body; never raises.
+
+    public_url is where segment links in jsonResponseBody responses point.
+    """
+    return _runtime.handle(module_for, integration_key, body, public_url)

@@ -19,8 +19,6 @@ INTEGRATION_KEY = "example-single-property"
 # translated to Python with the same answers as JavaScript's RegExp.test
 ADDS = re.compile("\\A(members|add_members)\\Z")
 
-# jsonResponseBody is checked by the compiler; responses use the default body for now.
-
 
 def parse(doc: object) -> SyncRequest:
     """The SyncRequest of one decoded request body; raises ParseError."""
@@ -93,3 +91,64 @@ def parse(doc: object) -> SyncRequest:
         ops[member_id] = included
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+
+
+# jsonResponseBody:
+# { "environmentId": "{{requestBody.environmentId}}", "projectKey":
+# "{{projectKey}}", "envKey": "{{environmentKey}}", "segmentKey":
+# "{{segmentKey}}", "segmentUrl": "{{segmentUrl}}", {{#if
+# errorMessage}}"status":"failure", "error": {"message": "{{{errorMessage}}}",
+# "code": {{statusCode}} }{{else}}"status": "success"{{/if}} }
+def render_response(c0: dict, safe: bool) -> str:
+    """The response body for a context; safe JSON-escapes values (see _runtime)."""
+    out: list = []
+    emit = out.append
+    emit('{ "environmentId": "')
+    # {{requestBody.environmentId}}
+    emit(
+        _runtime.hbs_in_string(
+            _runtime.hbs_get(_runtime.hbs_get(c0, "requestBody"), "environmentId"),
+            True,
+            safe,
+        )
+    )
+    emit('", "projectKey": "')
+    # {{projectKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "projectKey"), True, safe))
+    emit('", "envKey": "')
+    # {{environmentKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "environmentKey"), True, safe))
+    emit('", "segmentKey": "')
+    # {{segmentKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentKey"), True, safe))
+    emit('", "segmentUrl": "')
+    # {{segmentUrl}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentUrl"), True, safe))
+    emit('", ')
+    # {{#if errorMessage}}
+    if _runtime.hbs_truthy(_runtime.hbs_get(c0, "errorMessage")):
+        emit('"status":"failure", "error": {"message": "')
+        # {{{errorMessage}}}
+        emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "errorMessage"), False, safe))
+        emit('", "code": ')
+        # {{statusCode}}
+        emit(
+            _runtime.hbs_outside_string(_runtime.hbs_get(c0, "statusCode"), True, safe)
+        )
+        emit(" }")
+    else:
+        emit('"status": "success"')
+    emit(" }")
+    return "".join(out)
+
+
+def response_keys(doc: dict) -> tuple:
+    """The environment and cohort ids of a refused body, where it has them."""
+    # environmentIdPath "/parameters/integration_project_id"
+    value = doc.get("parameters")
+    value = value.get("integration_project_id") if type(value) is dict else None
+    environment_id = _runtime.optional_id(value)
+    # cohortIdPath "/parameters/integration_cohort_id"
+    value = doc.get("parameters")
+    value = value.get("integration_cohort_id") if type(value) is dict else None
+    return environment_id, _runtime.optional_id(value)

@@ -13,8 +13,6 @@ from ._runtime import Cohorts, SyncRequest
 
 INTEGRATION_KEY = "heap-inbound"
 
-# jsonResponseBody is checked by the compiler; responses use the default body for now.
-
 
 def parse(doc: object) -> SyncRequest:
     """The SyncRequest of one decoded request body; raises ParseError."""
@@ -103,3 +101,57 @@ def parse(doc: object) -> SyncRequest:
         ops[member_id] = False
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+
+
+# jsonResponseBody:
+# { "projectId": "{{projectKey}}", "environmentId": "{{environmentKey}}",
+# "segmentId": "{{segmentKey}}", "segmentUrl": "{{segmentUrl}}", {{#if
+# errorMessage}}"status": "failure", "error": {"message":
+# "{{{errorMessage}}}", "code": {{statusCode}} }{{else}}"status":
+# "success"{{/if}} }
+def render_response(c0: dict, safe: bool) -> str:
+    """The response body for a context; safe JSON-escapes values (see _runtime)."""
+    out: list = []
+    emit = out.append
+    emit('{ "projectId": "')
+    # {{projectKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "projectKey"), True, safe))
+    emit('", "environmentId": "')
+    # {{environmentKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "environmentKey"), True, safe))
+    emit('", "segmentId": "')
+    # {{segmentKey}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentKey"), True, safe))
+    emit('", "segmentUrl": "')
+    # {{segmentUrl}}
+    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentUrl"), True, safe))
+    emit('", ')
+    # {{#if errorMessage}}
+    if _runtime.hbs_truthy(_runtime.hbs_get(c0, "errorMessage")):
+        emit('"status": "failure", "error": {"message": "')
+        # {{{errorMessage}}}
+        emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "errorMessage"), False, safe))
+        emit('", "code": ')
+        # {{statusCode}}
+        emit(
+            _runtime.hbs_outside_string(_runtime.hbs_get(c0, "statusCode"), True, safe)
+        )
+        emit(" }")
+    else:
+        emit('"status": "success"')
+    emit(" }")
+    return "".join(out)
+
+
+def response_keys(doc: dict) -> tuple:
+    """The environment and cohort ids of a refused body, where it has them."""
+    # environmentIdPath "/parameters/environment_id"
+    value = doc.get("parameters")
+    value = value.get("environment_id") if type(value) is dict else None
+    environment_id = _runtime.optional_id(value)
+    # cohortIdPath "/heap/data/segment/id"
+    value = doc.get("heap")
+    value = value.get("data") if type(value) is dict else None
+    value = value.get("segment") if type(value) is dict else None
+    value = value.get("id") if type(value) is dict else None
+    return environment_id, _runtime.optional_id(value)

@@ -120,8 +120,9 @@ def test_check_command_validates_only(tmp_path):
 
 def test_parse_command(tmp_path):
     body = tmp_path / "body.json"
-    body.write_text(json.dumps({"environmentId": "e", "cohortId": "c", "cohortName": "n",
-                                "action": "add", "members": [{"integration_distinct_id": 5}]}))  # fmt: skip
+    members = [{"integration_distinct_id": 5}]
+    fields = {"environmentId": "e", "cohortId": "c", "cohortName": "n", "action": "add"}
+    body.write_text(json.dumps({**fields, "members": members}))
     ok = cli("parse", "hightouch", str(body))
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout)["changes"][0]["added"] == ["5"]

@@ -144,13 +144,29 @@ def test_single_property_example(shipped, action, added):
     }
 
 
-def test_examples_through_handle_answer_204(shipped):
-    for key, body in [
-        ("example-boolean-property", BOOLEAN_EXAMPLE),
-        ("example-named-arrays", NAMED_ARRAYS_EXAMPLE),
-        ("example-single-property", SINGLE_PROPERTY_EXAMPLE),
-    ]:
-        assert shipped.handle(key, json.dumps(body).encode()) == (204, {}, b"")
+def test_examples_through_handle(shipped):
+    assert shipped.handle(
+        "example-boolean-property", json.dumps(BOOLEAN_EXAMPLE).encode()
+    ) == (204, {}, b"")
+    assert shipped.handle(
+        "example-named-arrays", json.dumps(NAMED_ARRAYS_EXAMPLE).encode()
+    ) == (204, {}, b"")
+    # this one ships the seeds/002 jsonResponseBody: success is a 200 with that body
+    status, headers, body = shipped.handle(
+        "example-single-property",
+        json.dumps(SINGLE_PROPERTY_EXAMPLE).encode(),
+        public_url="https://flags.example.com/",
+    )
+    assert (status, headers) == (200, {"Content-Type": "application/json"})
+    assert json.loads(body) == {
+        "environmentId": "",  # requestBody.environmentId: this body has none
+        "projectKey": "default",
+        "envKey": "abcd123",
+        "segmentKey": "example-single-property-segment-1234",
+        "segmentUrl": "https://flags.example.com/default/abcd123/segments/"
+        "example-single-property-segment-1234/targeting",
+        "status": "success",
+    }
 
 
 # One body per partner, in the shape PARTNERS.md describes.

@@ -51,7 +51,9 @@ def test_generated_literals_hold_what_the_manifest_says(golden_build):
     """Quotes, newlines and template syntax in pointers end up inside literals, intact."""
     source = golden_build.files["tricky_strings.py"]
     compile(source, "tricky_strings.py", "exec")
-    assert "doc.get('he said \"hi\"')" in source or 'doc.get("he said \\"hi\\"")' in source
+    assert (
+        "doc.get('he said \"hi\"')" in source or 'doc.get("he said \\"hi\\"")' in source
+    )
     assert 'member.get("{{ m.key }}")' in source
     # the newline in a pointer is escaped in its comment, not a line break in the code
     assert '# cohortNamePath "/new\\nline"' in source
