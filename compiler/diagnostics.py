@@ -16,13 +16,14 @@ class Diagnostic:
     level: str  # ERROR or WARNING
     code: str  # stable short name, e.g. "unknown-property"
     file: str  # the manifest path as given to the build
-    pointer: str  # JSON pointer of the offending node inside the manifest ("" = whole file)
+    pointer: str  # JSON pointer of the offending node in the manifest ("" = whole file)
     message: str
     hint: str
 
     def render(self) -> str:
         where = f"{self.file}#{self.pointer}" if self.pointer else self.file
-        return f"{where}: {self.level}: {self.message} [{self.code}]\n  fix: {self.hint}"
+        head = f"{where}: {self.level}: {self.message} [{self.code}]"
+        return f"{head}\n  fix: {self.hint}"
 
 
 def error(code: str, file: str, pointer: str, message: str, hint: str) -> Diagnostic:
@@ -39,6 +40,4 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 
 def pointer_join(*tokens: str | int) -> str:
     """A JSON pointer built from raw tokens (escaping ~ and /)."""
-    return "".join(
-        "/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens
-    )
+    return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)

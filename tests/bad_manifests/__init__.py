@@ -1,0 +1,1 @@
+"""Bad manifests: fixture files beside the diagnostics the build must print for them."""
