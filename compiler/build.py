@@ -61,16 +61,19 @@ def compile_manifests(manifests: Sequence[Manifest]) -> BuildResult:
             diagnostics += problems
             if not has_errors(problems):
                 valid.append(manifest)
-    diagnostics += module_name_collisions(valid)
-    if has_errors(diagnostics):
-        return BuildResult({}, tuple(diagnostics), (), tuple(skipped))
+    collisions = module_name_collisions(valid)
+    diagnostics += collisions
+    clashing = {d.file for d in collisions}
+    valid = [m for m in valid if m.path not in clashing]
+    # Every manifest that validated is compiled and verified, even when another one
+    # failed, so that one build reports every error; a failed build keeps no files.
     modules = [lower(manifest) for manifest in valid]
     files, format_problems = format_all(emit_package(modules))
     diagnostics += format_problems
     if not format_problems:
         diagnostics += verify(files, modules, {m.key: m for m in valid})
     if has_errors(diagnostics):
-        files = {}
+        return BuildResult({}, tuple(diagnostics), (), tuple(skipped))
     compiled = tuple(m.key for m in modules)
     return BuildResult(files, tuple(diagnostics), compiled, tuple(skipped))
 

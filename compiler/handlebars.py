@@ -27,12 +27,15 @@ _WORD = re.compile(r"(?:\[[^\]]*\]|[^\s\[])+")
 class TemplateError(ValueError):
     """A template the compiler cannot turn into Python with handlebars.js's meaning."""
 
-    def __init__(self, construct: str, line: int, column: int, reason: str) -> None:
+    def __init__(
+        self, construct: str, line: int, column: int, reason: str, hint: str = ""
+    ) -> None:
         super().__init__(f"line {line}, column {column}: {construct}: {reason}")
         self.construct = construct
         self.line = line
         self.column = column
         self.reason = reason
+        self.hint = hint
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ def lower_template(source: str) -> ir.ResponseTemplate:
     )
     if state.in_string:
         raise TemplateError("end of template", *end_position(source),
-                            "a JSON string literal is never closed")  # fmt: skip
+                            "a JSON string literal is never closed",
+                            'close the string with " where it opens')  # fmt: skip
     return ir.ResponseTemplate(body, comment_text(source))
 
 
@@ -92,7 +93,8 @@ def lower_program(
             if state.escape:
                 raise TemplateError(mustache_text(node), node.line, node.column,
                                     "a value right after a backslash in a JSON string "
-                                    "cannot be escaped")  # fmt: skip
+                                    "cannot be escaped",
+                                    "remove the backslash before the mustache")  # fmt: skip
             nodes.append(
                 ir.Output(
                     expression=path_expression(node.path, scope),
@@ -123,7 +125,9 @@ def lower_block(
             raise TemplateError(written, block.line, block.column,
                                 "a branch opens or closes a JSON string literal that "
                                 "the other path leaves alone, so the output could not "
-                                "be kept valid JSON")  # fmt: skip
+                                "be kept valid JSON",
+                                "open and close each JSON string inside the same "
+                                'branch, e.g. {{#if x}}"a"{{else}}"b"{{/if}}')  # fmt: skip
         return nodes
 
     if block.helper in ("if", "unless"):

@@ -402,6 +402,13 @@ def removal_actions() -> tuple[str, ...]:
 # --- jsonResponseBody ------------------------------------------------------------------
 
 
+TEMPLATE_HINT = (
+    "use mustaches ({{x}}, {{{x}}}), #if, #unless, #each, #with and else, with values "
+    "from the response context (requestBody, statusCode, errorMessage, projectKey, "
+    "environmentKey, segmentKey, segmentUrl)"
+)
+
+
 def template_problems(manifest: Manifest, template: str) -> list[Diagnostic]:
     where = CAPABILITY + "/jsonResponseBody"
     try:
@@ -414,9 +421,7 @@ def template_problems(manifest: Manifest, template: str) -> list[Diagnostic]:
                 where,
                 f"jsonResponseBody line {exc.line}, column {exc.column}: "
                 f"{exc.construct} {exc.reason}",
-                "use mustaches ({{x}}, {{{x}}}), #if, #unless, #each, #with and else, "
-                "with values from the response context (requestBody, statusCode, "
-                "errorMessage, projectKey, environmentKey, segmentKey, segmentUrl)",
+                exc.hint or TEMPLATE_HINT,
             )
         ]
     if mentions(parse_template(template), "errorMessage"):

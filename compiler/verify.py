@@ -38,7 +38,7 @@ def verify(
             generated = package.load(module.module_name)
             for label, context in sample_contexts(runtime):
                 problem = render_problem(generated, context)
-                if problem:
+                if problem:  # one report per template: the first failing sample
                     problems.append(
                         error(
                             "response-not-json",
@@ -50,17 +50,20 @@ def verify(
                             "its mustaches (commas, braces, quotes)",
                         )
                     )
+                    break
     return problems
 
 
 def sample_contexts(runtime: types.ModuleType) -> Iterator[tuple[str, dict]]:
     body = {"environmentId": "env-1", "cohortId": "c-1"}
     url = "https://flags.example.com"
-    yield "success", runtime.response_context(body, 200, "", "env-1", "k-c-1", url)
-    yield "400 error", runtime.response_context(
+    yield "success response", runtime.response_context(
+        body, 200, "", "env-1", "k-c-1", url
+    )
+    yield "400 error response", runtime.response_context(
         body, 400, SAMPLE_ERROR, None, None, url
     )
-    yield "undecodable body", runtime.response_context(
+    yield "response to an undecodable body", runtime.response_context(
         None, 400, "not JSON", None, None, url
     )
 

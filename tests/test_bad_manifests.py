@@ -68,6 +68,10 @@ CODES = {
     "warn-bracket-index": ("bracket-index",),
     "warn-boolean-ignored": ("boolean-ignored",),
     "warn-response-without-error": ("response-without-error",),
+    # jsonResponseBody
+    "template-helper": ("unsupported-template",),
+    "template-not-json": ("response-not-json",),
+    "template-branch-string": ("unsupported-template",),
     # file level
     "invalid-json": ("invalid-json",),
     "manifest-is-array": ("manifest-not-object",),
