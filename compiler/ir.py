@@ -93,6 +93,7 @@ class Text:
 
     kind: ClassVar[str] = "text"
     literal: str
+    value: str
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,25 @@ class With:
     comment: str
 
 
-ResponseNode = Union[Text, Output, Conditional, Each, With]
+@dataclass(frozen=True)
+class Run:
+    """Straight-line text and mustaches of the plain rendering, checked and emitted at once.
+
+    Every name holds one mustache's value; `strings` must be str needing no escaping
+    (`escaped_check`/`raw_check` concatenate them for one search each), `scalars` must be
+    integers or booleans. `concatenation` joins literals and names into the output.
+    """
+
+    kind: ClassVar[str] = "run"
+    reads: tuple[tuple[str, str, str], ...]  # (name, expression, comment)
+    strings: tuple[str, ...]
+    escaped_check: str
+    raw_check: str
+    scalars: tuple[str, ...]
+    concatenation: str
+
+
+ResponseNode = Union[Text, Output, Conditional, Each, With, Run]
 
 
 @dataclass(frozen=True)
@@ -152,3 +171,5 @@ class ResponseTemplate:
 
     body: tuple[ResponseNode, ...]
     source_comment: str  # the template, for the generated function's comment
+    proven: bool  # renders valid JSON whenever all values are plain (jsonproof)
+    plain_body: tuple[ResponseNode, ...]  # body with straight-line stretches as Runs

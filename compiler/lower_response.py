@@ -8,7 +8,7 @@ literal of the template text, so the runtime can JSON-escape (inside) or JSON-en
 from __future__ import annotations
 
 import re
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, replace
 from itertools import count
 from typing import Iterator, Optional
 
@@ -23,6 +23,7 @@ from .handlebars import (
     TemplateError,
 )
 from .handlebars import parse as parse_template
+from .jsonproof import proven_valid
 from .literals import comment_text, python_literal
 
 
@@ -73,7 +74,58 @@ def lower_template(source: str) -> ir.ResponseTemplate:
         raise TemplateError("end of template", *end_position(source),
                             "a JSON string literal is never closed",
                             'close the string with " where it opens')  # fmt: skip
-    return ir.ResponseTemplate(body, comment_text(source))
+    template = ir.ResponseTemplate(body, comment_text(source), False, ())
+    if not proven_valid(template):
+        return template
+    return replace(template, proven=True, plain_body=plain_nodes(body, count(1)))
+
+
+def plain_nodes(
+    nodes: tuple[ir.ResponseNode, ...], names: Iterator[int]
+) -> tuple[ir.ResponseNode, ...]:
+    """The body for the plain renderer: stretches of text and mustaches become Runs."""
+    result: list[ir.ResponseNode] = []
+    stretch: list[ir.ResponseNode] = []
+    for node in nodes + (None,):
+        if isinstance(node, (ir.Text, ir.Output)):
+            stretch.append(node)
+            continue
+        if stretch:
+            result.append(run_of(stretch, names))
+            stretch = []
+        if node is None:
+            break
+        branches = {
+            field: plain_nodes(getattr(node, field), names)
+            for field in ("then", "otherwise", "body")
+            if hasattr(node, field)
+        }
+        result.append(replace(node, **branches))
+    return tuple(result)
+
+
+def run_of(stretch: list[ir.ResponseNode], names: Iterator[int]) -> ir.Run:
+    reads, strings, escaped, raw, scalars, parts = [], [], [], [], [], []
+    for node in stretch:
+        if isinstance(node, ir.Text):
+            parts.append(node.literal)
+            continue
+        name = f"v{next(names)}"
+        reads.append((name, node.expression, node.comment))
+        parts.append(name)
+        if not node.in_string:
+            scalars.append(name)
+        else:
+            strings.append(name)
+            (escaped if node.escaped else raw).append(name)
+    return ir.Run(
+        reads=tuple(reads),
+        strings=tuple(strings),
+        escaped_check=" + ".join(escaped),
+        raw_check=" + ".join(raw),
+        scalars=tuple(scalars),
+        concatenation=" + ".join(parts),
+    )
 
 
 def end_position(source: str) -> tuple[int, int]:
@@ -87,7 +139,7 @@ def lower_program(
     for node in program.body:
         if isinstance(node, Content):
             if node.value:
-                nodes.append(ir.Text(python_literal(node.value)))
+                nodes.append(ir.Text(python_literal(node.value), node.value))
                 state = state.after(node.value)
         elif isinstance(node, Mustache):
             if state.escape:
@@ -189,7 +241,10 @@ def path_expression(path: PathExpr, scope: Scope) -> str:
         return "None"
     expression = base
     for part in path.parts:
-        expression = f"_runtime.hbs_get({expression}, {part!r})"
+        if expression == "c0":  # the response context is always a dict
+            expression = f"c0.get({part!r})"
+        else:
+            expression = f"_runtime.hbs_get({expression}, {part!r})"
     return expression
 
 

@@ -73,6 +73,7 @@ def render_problem(generated: types.ModuleType, context: dict) -> str:
         generated.render_response(context, False)  # handlebars.js semantics must run
         text = generated.render_response(context, True)
         json.loads(text)
+        text.encode("utf-8")
     except ValueError as exc:
         return str(exc)
     except Exception as exc:  # noqa: BLE001 - a template bug, reported as a problem

@@ -115,28 +115,90 @@ def render_response(c0: dict, safe: bool) -> str:
     emit = out.append
     emit('{ "projectId": "')
     # {{projectKey}}
-    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "projectKey"), True, safe))
+    emit(_runtime.hbs_in_string(c0.get("projectKey"), True, safe))
     emit('", "environmentId": "')
     # {{environmentKey}}
-    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "environmentKey"), True, safe))
+    emit(_runtime.hbs_in_string(c0.get("environmentKey"), True, safe))
     emit('", "segmentId": "')
     # {{segmentKey}}
-    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentKey"), True, safe))
+    emit(_runtime.hbs_in_string(c0.get("segmentKey"), True, safe))
     emit('", "segmentUrl": "')
     # {{segmentUrl}}
-    emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "segmentUrl"), True, safe))
+    emit(_runtime.hbs_in_string(c0.get("segmentUrl"), True, safe))
     emit('", ')
     # {{#if errorMessage}}
-    if _runtime.hbs_truthy(_runtime.hbs_get(c0, "errorMessage")):
+    if _runtime.hbs_truthy(c0.get("errorMessage")):
         emit('"status": "failure", "error": {"message": "')
         # {{{errorMessage}}}
-        emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "errorMessage"), False, safe))
+        emit(_runtime.hbs_in_string(c0.get("errorMessage"), False, safe))
         emit('", "code": ')
         # {{statusCode}}
-        emit(
-            _runtime.hbs_outside_string(_runtime.hbs_get(c0, "statusCode"), True, safe)
-        )
+        emit(_runtime.hbs_outside_string(c0.get("statusCode"), True, safe))
         emit(" }")
+    else:
+        emit('"status": "success"')
+    emit(" }")
+    return "".join(out)
+
+
+# Values that need no escaping make output the compiler proved valid JSON.
+_needs_escaping = _runtime.NEEDS_ESCAPING.search
+_needs_json_escaping = _runtime.NEEDS_JSON_ESCAPING.search
+
+
+def render_plain(c0: dict) -> "str | None":
+    """handlebars.js's output, known valid JSON, or None if a value is not plain."""
+    out: list = []
+    emit = out.append
+    # {{projectKey}}
+    v1 = c0.get("projectKey")
+    # {{environmentKey}}
+    v2 = c0.get("environmentKey")
+    # {{segmentKey}}
+    v3 = c0.get("segmentKey")
+    # {{segmentUrl}}
+    v4 = c0.get("segmentUrl")
+    if type(v1) is not str:
+        return None
+    if type(v2) is not str:
+        return None
+    if type(v3) is not str:
+        return None
+    if type(v4) is not str:
+        return None
+    if _needs_escaping(v1 + v2 + v3 + v4):
+        return None
+    emit(
+        '{ "projectId": "'
+        + v1
+        + '", "environmentId": "'
+        + v2
+        + '", "segmentId": "'
+        + v3
+        + '", "segmentUrl": "'
+        + v4
+        + '", '
+    )
+    # {{#if errorMessage}}
+    if _runtime.hbs_truthy(c0.get("errorMessage")):
+        # {{{errorMessage}}}
+        v5 = c0.get("errorMessage")
+        # {{statusCode}}
+        v6 = c0.get("statusCode")
+        if type(v5) is not str:
+            return None
+        if _needs_json_escaping(v5):
+            return None
+        v6 = _runtime.plain_scalar(v6)
+        if v6 is None:
+            return None
+        emit(
+            '"status": "failure", "error": {"message": "'
+            + v5
+            + '", "code": '
+            + v6
+            + " }"
+        )
     else:
         emit('"status": "success"')
     emit(" }")

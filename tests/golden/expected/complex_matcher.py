@@ -105,18 +105,16 @@ def render_response(c0: dict, safe: bool) -> str:
     emit = out.append
     emit('{"ok": ')
     # {{#if errorMessage}}
-    if _runtime.hbs_truthy(_runtime.hbs_get(c0, "errorMessage")):
+    if _runtime.hbs_truthy(c0.get("errorMessage")):
         emit('false, "error": "')
         # {{errorMessage}}
-        emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "errorMessage"), True, safe))
+        emit(_runtime.hbs_in_string(c0.get("errorMessage"), True, safe))
         emit('"')
     else:
         emit("true")
     emit(', "members": [')
     # {{#each requestBody.users}}
-    items1 = _runtime.hbs_each(
-        _runtime.hbs_get(_runtime.hbs_get(c0, "requestBody"), "users")
-    )
+    items1 = _runtime.hbs_each(_runtime.hbs_get(c0.get("requestBody"), "users"))
     for c1, _, _, first1, _ in items1:
         # {{#unless @first}}
         if not _runtime.hbs_truthy(first1):
@@ -127,18 +125,18 @@ def render_response(c0: dict, safe: bool) -> str:
         emit('"')
     emit("], ")
     # {{#with requestBody.cohort}}
-    c2 = _runtime.hbs_get(_runtime.hbs_get(c0, "requestBody"), "cohort")
+    c2 = _runtime.hbs_get(c0.get("requestBody"), "cohort")
     if not _runtime.hbs_empty(c2):
         emit('"cohort": "')
         # {{name}}
         emit(_runtime.hbs_in_string(_runtime.hbs_get(c2, "name"), True, safe))
         emit(" in ")
         # {{../environmentKey}}
-        emit(_runtime.hbs_in_string(_runtime.hbs_get(c0, "environmentKey"), True, safe))
+        emit(_runtime.hbs_in_string(c0.get("environmentKey"), True, safe))
         emit('", ')
     emit('"code": ')
     # {{statusCode}}
-    emit(_runtime.hbs_outside_string(_runtime.hbs_get(c0, "statusCode"), True, safe))
+    emit(_runtime.hbs_outside_string(c0.get("statusCode"), True, safe))
     emit(" }")
     return "".join(out)
 
