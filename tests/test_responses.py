@@ -293,3 +293,32 @@ def test_heap_error_keeps_the_keys_it_could_read(shipped):
         'member 0 of "/heap/data/add": memberArrayParser.memberIdPath "/id": '
         "expected a non-empty string or an integer, got an array"
     )
+
+
+def test_service_statuses_render_the_template_with_real_keys(shipped):
+    module = shipped.module_for("heap-inbound")
+    conflict = shipped.ParseError(409, "conflict", 'kind "org" differs from "user"')
+    status, headers, body = shipped.error_response(
+        module, HEAP_BODY, conflict, "https://flags.example.com", "shop", "production"
+    )
+    assert (status, headers) == (409, {"Content-Type": "application/json"})
+    assert json.loads(body) == {
+        "projectId": "shop",
+        "environmentId": "production",
+        "segmentId": "heap-inbound-s1",
+        "segmentUrl": "https://flags.example.com/shop/production/segments/"
+        "heap-inbound-s1/targeting",
+        "status": "failure",
+        "error": {"message": 'kind "org" differs from "user"', "code": 409},
+    }
+    sync = module.parse(HEAP_BODY)
+    status, _, body = shipped.success_response(
+        module, HEAP_BODY, sync, "https://f.example", "shop", "production"
+    )
+    assert status == 200 and json.loads(body)["environmentId"] == "production"
+    # without a template: the service's status with the default body
+    plain = shipped.module_for("amplitude")
+    assert shipped.error_response(plain, {}, conflict)[0:2] == (
+        409,
+        {"Content-Type": "application/json"},
+    )

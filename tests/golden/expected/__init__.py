@@ -8,6 +8,10 @@
     status, headers, body = generated.handle("amplitude", request_body_bytes)
     sync = generated.parse("amplitude", decoded_json)  # or raises ParseError
 
+A service that stores the changes composes the same steps itself: module_for(key)
+(404), decode_body(body) and module.parse(doc) (400), then success_response(...) or
+error_response(...) with its own status, project key and environment key.
+
 Parsers are imported on first use, so importing this package stays cheap.
 """
 
@@ -16,17 +20,27 @@ from types import ModuleType
 from typing import Dict, Tuple
 
 from . import _runtime
-from ._runtime import ParseError, SegmentChange, SyncRequest
+from ._runtime import (
+    ParseError,
+    SegmentChange,
+    SyncRequest,
+    decode_body,
+    error_response,
+    success_response,
+)
 
 __all__ = [
     "INTEGRATIONS",
     "ParseError",
     "SegmentChange",
     "SyncRequest",
+    "decode_body",
+    "error_response",
     "handle",
     "module_for",
     "parse",
     "parser_for",
+    "success_response",
 ]
 
 # integration key -> module name
