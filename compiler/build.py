@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Optional, Sequence
 
-import black
-
+from . import ir
+from .cache import PreviousBuild, file_key, read_previous
 from .diagnostics import Diagnostic, error, has_errors
-from .emit import emit_package
-from .format import format_source
+from .emit import (
+    REGISTRY_FILE,
+    RUNTIME_FILE,
+    emit_module,
+    emit_registry,
+    emit_runtime,
+    module_file,
+)
+from .format import FormatError, format_source
 from .load import Manifest, load_manifests
 from .lower import lower
 from .naming import module_name
 from .validate import manifest_shape_problem, synced_segment, validate
 from .verify import verify
+
+Progress = Callable[[int, int], None]  # (files rendered so far, files to render)
 
 
 @dataclass(frozen=True)
@@ -27,26 +36,45 @@ class BuildResult:
     diagnostics: tuple[Diagnostic, ...]
     compiled: tuple[str, ...]  # integration keys
     skipped: tuple[str, ...]  # manifest paths without a syncedSegment capability
+    keys: dict[str, str] = field(default_factory=dict)  # file -> cache key
+    reused: tuple[str, ...] = ()  # files taken from the previous build unrendered
 
     @property
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
 
 
-def build(manifests_dir: Path) -> BuildResult:
-    """Read and compile every manifest under a folder; writes nothing."""
+def build(
+    manifests_dir: Path,
+    out_dir: Optional[Path] = None,
+    progress: Optional[Progress] = None,
+) -> BuildResult:
+    """Read and compile every manifest under a folder; writes nothing.
+
+    With out_dir, files whose inputs are unchanged since the build that wrote it are
+    taken from it instead of being rendered again (see compiler.cache).
+    """
     manifests, problems = load_manifests(manifests_dir)
-    result = compile_manifests(manifests)
+    previous = read_previous(out_dir) if out_dir is not None else PreviousBuild()
+    result = compile_manifests(manifests, previous, progress)
+    failed = bool(problems) or not result.ok
     return BuildResult(
-        {} if problems else result.files,  # a failed build produces nothing
+        {} if failed else result.files,  # a failed build produces nothing
         tuple(problems) + result.diagnostics,
         result.compiled,
         result.skipped,
+        result.keys,
+        result.reused,
     )
 
 
-def compile_manifests(manifests: Sequence[Manifest]) -> BuildResult:
+def compile_manifests(
+    manifests: Sequence[Manifest],
+    previous: Optional[PreviousBuild] = None,
+    progress: Optional[Progress] = None,
+) -> BuildResult:
     """The generated package for these manifests; the input order does not matter."""
+    previous = previous or PreviousBuild()
     diagnostics: list[Diagnostic] = []
     valid: list[Manifest] = []
     skipped: list[str] = []
@@ -68,14 +96,65 @@ def compile_manifests(manifests: Sequence[Manifest]) -> BuildResult:
     # Every manifest that validated is compiled and verified, even when another one
     # failed, so that one build reports every error; a failed build keeps no files.
     modules = [lower(manifest) for manifest in valid]
-    files, format_problems = format_all(emit_package(modules))
-    diagnostics += format_problems
-    if not format_problems:
-        diagnostics += verify(files, modules, {m.key: m for m in valid})
+    sources = file_sources(modules)
+    files, keys, reused = {}, {}, []
+    rendered: list[str] = []
+    for name, (key, emit) in sources.items():
+        keys[name] = key
+        text = previous.reusable(name, key)
+        if text is not None:
+            files[name] = text
+            reused.append(name)
+            continue
+        try:
+            files[name] = format_source(emit())
+        except FormatError as exc:
+            diagnostics.append(format_problem(name, exc))
+        rendered.append(name)
+        if progress is not None:
+            progress(len(rendered), len(sources) - len(reused))
+    if RUNTIME_FILE in files and all(module_file(m) in files for m in modules):
+        # Verified even when other manifests failed, so one build reports every
+        # error. A reused file was verified when it was made.
+        fresh = [m for m in modules if module_file(m) in rendered]
+        diagnostics += verify(files, fresh, {m.key: m for m in valid})
     if has_errors(diagnostics):
         return BuildResult({}, tuple(diagnostics), (), tuple(skipped))
     compiled = tuple(m.key for m in modules)
-    return BuildResult(files, tuple(diagnostics), compiled, tuple(skipped))
+    return BuildResult(
+        files, tuple(diagnostics), compiled, tuple(skipped), keys, tuple(reused)
+    )
+
+
+def file_sources(
+    modules: list[ir.ParserModule],
+) -> dict[str, tuple[str, Callable[[], str]]]:
+    """Every file of the package: its cache key and how to render it."""
+    sources: dict[str, tuple[str, Callable[[], str]]] = {}
+    for m in modules:
+        sources[module_file(m)] = (
+            file_key(m.key, m.source, m.sha256),
+            lambda m=m: emit_module(m),
+        )
+    sources[RUNTIME_FILE] = (file_key(RUNTIME_FILE), emit_runtime)
+    registry_inputs = [
+        f"{m.key}={m.module_name}:{m.source}:{m.sha256}" for m in modules
+    ]
+    sources[REGISTRY_FILE] = (
+        file_key(REGISTRY_FILE, *registry_inputs),
+        lambda: emit_registry(modules),
+    )
+    return sources
+
+
+def format_problem(name: str, exc: FormatError) -> Diagnostic:
+    return error(
+        "internal-format",
+        f"generated/{name}",
+        "",
+        f"the compiler produced invalid Python: {exc}",
+        "report this with the manifest that caused it",
+    )
 
 
 def module_name_collisions(manifests: Sequence[Manifest]) -> list[Diagnostic]:
@@ -99,21 +178,3 @@ def module_name_collisions(manifests: Sequence[Manifest]) -> list[Diagnostic]:
                 )
             )
     return problems
-
-
-def format_all(files: dict[str, str]) -> tuple[dict[str, str], list[Diagnostic]]:
-    formatted, problems = {}, []
-    for name, source in files.items():
-        try:
-            formatted[name] = format_source(source)
-        except black.InvalidInput as exc:  # a compiler bug, reported like any problem
-            problems.append(
-                error(
-                    "internal-format",
-                    f"generated/{name}",
-                    "",
-                    f"the compiler produced invalid Python: {exc}",
-                    "report this with the manifest that caused it",
-                )
-            )
-    return formatted, problems

@@ -14,6 +14,7 @@ from typing import Sequence
 
 from . import write
 from .build import BuildResult, build
+from .cache import cache_text
 from .diagnostics import ERROR, WARNING
 
 DEFAULT_MANIFESTS = Path("manifests")
@@ -103,17 +104,22 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     started = time.perf_counter()
-    result = build(args.manifests)
+    result = build(args.manifests, args.out, show_progress)
     report(result, args.manifests)
     if not result.ok:
         print("build failed: nothing written", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
-    print(f"compiled {len(result.compiled)} integrations in {seconds:.2f} s")
+    reused = f", {len(result.reused)} files unchanged since the last build"
+    print(
+        f"compiled {len(result.compiled)} integrations in {seconds:.2f} s"
+        + (reused if result.reused else "")
+    )
     changes = write.plan(args.out, result.files)
     if args.check:
         return report_drift(args.out, result.files, changes)
     write.apply(args.out, result.files, changes)
+    write.write_cache(args.out, cache_text(result.keys, result.files))
     for name in changes.changed:
         print(f"  wrote {args.out / name}")
     for name in changes.stale:
@@ -123,6 +129,12 @@ def run_build(args: argparse.Namespace) -> int:
         f"unchanged, {len(changes.stale)} removed"
     )
     return 0
+
+
+def show_progress(done: int, total: int) -> None:
+    """A line per tenth of a long build, so a 1,000-manifest build shows it is alive."""
+    if total >= 50 and (done == total or done % max(1, total // 10) == 0):
+        print(f"  rendered {done}/{total} files", file=sys.stderr, flush=True)
 
 
 def report(result: BuildResult, manifests_dir: Path) -> None:

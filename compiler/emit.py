@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import jinja2
-
 from . import __version__, ir
 from .naming import RUNTIME_MODULE
 
@@ -25,7 +23,9 @@ class Header:
 
 
 @lru_cache(maxsize=1)
-def environment() -> jinja2.Environment:
+def environment():  # -> jinja2.Environment; imported here, as a no-op build never renders
+    import jinja2
+
     # Strict: a misspelled variable is an error, never an empty string in generated code.
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -45,23 +45,38 @@ def template_sha256(name: str) -> str:
     return hashlib.sha256((TEMPLATES / name).read_bytes()).hexdigest()
 
 
-def emit_package(modules: list[ir.ParserModule]) -> dict[str, str]:
-    """Unformatted source of every file of the generated package."""
-    files = {
-        f"{m.module_name}.py": render(
-            "parser.py.j2", m=m, header=Header(__version__, m.source, m.sha256)
-        )
-        for m in modules
-    }
-    files[f"{RUNTIME_MODULE}.py"] = render(
-        "_runtime.py.j2",
-        header=Header(
-            __version__, "templates/_runtime.py.j2", template_sha256("_runtime.py.j2")
-        ),
+def module_file(module: ir.ParserModule) -> str:
+    return f"{module.module_name}.py"
+
+
+RUNTIME_FILE = f"{RUNTIME_MODULE}.py"
+REGISTRY_FILE = "__init__.py"
+
+
+def emit_module(module: ir.ParserModule) -> str:
+    """Unformatted source of one integration's parser module."""
+    header = Header(__version__, module.source, module.sha256)
+    return render("parser.py.j2", m=module, header=header)
+
+
+def emit_runtime() -> str:
+    header = Header(
+        __version__, "templates/_runtime.py.j2", template_sha256("_runtime.py.j2")
     )
-    files["__init__.py"] = render(
+    return render("_runtime.py.j2", header=header)
+
+
+def emit_registry(modules: list[ir.ParserModule]) -> str:
+    return render(
         "__init__.py.j2", registry=registry(modules), header=registry_header(modules)
     )
+
+
+def emit_package(modules: list[ir.ParserModule]) -> dict[str, str]:
+    """Unformatted source of every file of the generated package."""
+    files = {module_file(m): emit_module(m) for m in modules}
+    files[RUNTIME_FILE] = emit_runtime()
+    files[REGISTRY_FILE] = emit_registry(modules)
     return files
 
 

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-import black
+from functools import lru_cache
 
-# Generated code must run on CPython 3.9+; pinning the mode keeps output identical
-# wherever the compiler runs, whatever pyproject.toml sits nearby.
-MODE = black.Mode(
-    target_versions={black.TargetVersion.PY39},
-    line_length=88,
-    string_normalization=True,
-    magic_trailing_comma=True,
-)
+
+class FormatError(ValueError):
+    """The compiler produced text that is not Python (a compiler bug)."""
+
+
+@lru_cache(maxsize=1)
+def mode():  # -> black.Mode; black is imported only when something is formatted
+    import black
+
+    # Generated code must run on CPython 3.9+; pinning the mode keeps output identical
+    # wherever the compiler runs, whatever pyproject.toml sits nearby.
+    return black.Mode(
+        target_versions={black.TargetVersion.PY39},
+        line_length=88,
+        string_normalization=True,
+        magic_trailing_comma=True,
+    )
 
 
 def format_source(source: str) -> str:
-    """The black-formatted text; raises black.InvalidInput if it is not Python."""
-    return black.format_str(source, mode=MODE)
+    """The black-formatted text; raises FormatError if it is not Python."""
+    import black
+
+    try:
+        return black.format_str(source, mode=mode())
+    except black.InvalidInput as exc:
+        raise FormatError(str(exc)) from exc

@@ -46,6 +46,7 @@ def test_second_build_writes_nothing_and_output_is_byte_identical(tmp_path):
     snapshot = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
     second = cli("build", "--out", str(out))
     assert b"0 written, 13 unchanged, 0 removed" in second.stdout
+    assert b"13 files unchanged since the last build" in second.stdout  # not rendered
     assert snapshot == {
         p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()
     }
@@ -58,6 +59,18 @@ def test_input_order_does_not_change_the_output(seed):
     reference = compile_manifests(manifests).files
     random.Random(seed).shuffle(manifests)
     assert compile_manifests(manifests).files == reference
+
+
+def test_a_hand_edit_is_never_taken_from_the_cache(tmp_path):
+    out = tmp_path / "out"
+    assert cli("build", "--out", str(out)).returncode == 0
+    edited = out / "zeotap.py"
+    original = edited.read_text()
+    edited.write_text(original.replace("def parse(", "def parse_renamed("))
+    assert cli("build", "--out", str(out), "--check").returncode == 1
+    rebuilt = cli("build", "--out", str(out))
+    assert b"12 files unchanged since the last build" in rebuilt.stdout
+    assert edited.read_text() == original
 
 
 def test_check_reports_drift_with_a_diff_and_the_command(tmp_path):

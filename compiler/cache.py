@@ -1,0 +1,83 @@
+"""Cache: which generated files a build may take as they are, without rendering again.
+
+A file is reused only when everything it is made from is unchanged (the compiler's own
+sources, templates and black version, plus the file's inputs) and the file on disk still
+hashes to what the cache recorded when it was written, so a hand edit is never masked
+and `build --check` stays exact. The cache lives beside the output, never inside a
+generated file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from . import __version__
+
+CACHE_FILE = ".build-cache.json"
+PACKAGE = Path(__file__).resolve().parent
+TEMPLATES = PACKAGE.parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def fingerprint() -> str:
+    """A hash of everything that shapes generated code besides the manifests."""
+    from importlib.metadata import version  # slow to import; only a build needs it
+
+    digest = hashlib.sha256(f"{__version__} black {version('black')}".encode())
+    sources = sorted(PACKAGE.rglob("*.py")) + sorted(PACKAGE.rglob("*.json"))
+    for path in sources + sorted(TEMPLATES.glob("*.j2")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def file_key(*inputs: str) -> str:
+    """The cache key of one generated file made from these inputs."""
+    return hashlib.sha256("\0".join((fingerprint(), *inputs)).encode()).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class PreviousBuild:
+    """What the output folder holds: the recorded keys and the files' current text."""
+
+    keys: dict[str, tuple[str, str]] = field(
+        default_factory=dict
+    )  # name -> (key, hash)
+    files: dict[str, str] = field(default_factory=dict)
+
+    def reusable(self, name: str, key: str) -> str | None:
+        """The file's text when it was made from the same inputs and is untouched."""
+        recorded = self.keys.get(name)
+        text = self.files.get(name)
+        if recorded is None or text is None or recorded[0] != key:
+            return None
+        return text if text_hash(text) == recorded[1] else None
+
+
+def read_previous(out_dir: Path) -> PreviousBuild:
+    """The cache and current files of an output folder (empty when there is none)."""
+    try:
+        recorded = json.loads((out_dir / CACHE_FILE).read_text(encoding="utf-8"))
+        keys = {name: (entry[0], entry[1]) for name, entry in recorded["files"].items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return PreviousBuild()
+    files = {}
+    for name in keys:
+        try:
+            files[name] = (out_dir / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return PreviousBuild(keys, files)
+
+
+def cache_text(keys: dict[str, str], files: dict[str, str]) -> str:
+    """The cache file recording, for each written file, its key and its text's hash."""
+    entries = {name: [keys[name], text_hash(files[name])] for name in sorted(files)}
+    return json.dumps({"files": entries}, indent=1, sort_keys=True) + "\n"
