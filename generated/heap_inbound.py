@@ -72,7 +72,7 @@ def parse(doc: object) -> SyncRequest:
     )
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    ops = cohorts.request_ops
+    request_ops = cohorts.request_ops
     for index, member in enumerate(added_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/heap/data/add"')
@@ -85,7 +85,7 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/heap/data/add"', 'memberArrayParser.memberIdPath "/id"'
                 ),
             )
-        ops[member_id] = True
+        request_ops[member_id] = True
     for index, member in enumerate(removed_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/heap/data/remove"')
@@ -98,7 +98,7 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/heap/data/remove"', 'memberArrayParser.memberIdPath "/id"'
                 ),
             )
-        ops[member_id] = False
+        request_ops[member_id] = False
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
 

@@ -64,6 +64,7 @@ def parse(doc: object) -> SyncRequest:
     members = _runtime.required_array(value, 'memberArrayPath "/batch"')
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
+    request_ops = cohorts.request_ops
     for index, member in enumerate(members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/batch"')
@@ -89,14 +90,12 @@ def parse(doc: object) -> SyncRequest:
             )
         # memberArrayParser.cohortIdPath "/cohortId"
         member_cohort_id = member.get("cohortId")
-        member_cohort_id = _runtime.optional_id(member_cohort_id)
-        if member_cohort_id is None or member_cohort_id == cohort_id:
-            ops = cohorts.request_ops
+        # most members name the request's cohort, or none: compare before normalizing
+        if member_cohort_id == cohort_id or member_cohort_id is None:
+            request_ops[member_id] = included
         else:
             # memberArrayParser.cohortNamePath "/cohortName"
             member_cohort_name = member.get("cohortName")
-            member_cohort_name = _runtime.optional_id(member_cohort_name) or cohort_name
-            ops = cohorts.ops(member_cohort_id, member_cohort_name)
-        ops[member_id] = included
+            cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = included
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())

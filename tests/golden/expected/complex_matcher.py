@@ -75,7 +75,7 @@ def parse(doc: object) -> SyncRequest:
     members = _runtime.required_array(value, 'memberArrayPath "/users"')
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    ops = cohorts.request_ops
+    request_ops = cohorts.request_ops
     for index, member in enumerate(members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/users"')
@@ -88,7 +88,7 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/users"', 'memberArrayParser.memberIdPath "/key"'
                 ),
             )
-        ops[member_id] = included
+        request_ops[member_id] = included
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
 

@@ -70,6 +70,7 @@ def parse(doc: object) -> SyncRequest:
     )
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
+    request_ops = cohorts.request_ops
     for index, member in enumerate(added_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/lists/add"')
@@ -92,13 +93,12 @@ def parse(doc: object) -> SyncRequest:
             member_cohort_id = (
                 member_cohort_id.get("0") if type(member_cohort_id) is dict else None
             )
-        member_cohort_id = _runtime.optional_id(member_cohort_id)
-        if member_cohort_id is None or member_cohort_id == cohort_id:
-            ops = cohorts.request_ops
+        # most members name the request's cohort, or none: compare before normalizing
+        if member_cohort_id == cohort_id or member_cohort_id is None:
+            request_ops[member_id] = True
         else:
-            member_cohort_name = cohort_name
-            ops = cohorts.ops(member_cohort_id, member_cohort_name)
-        ops[member_id] = True
+            member_cohort_name = None
+            cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = True
     for index, member in enumerate(removed_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/lists/remove"')
@@ -121,12 +121,11 @@ def parse(doc: object) -> SyncRequest:
             member_cohort_id = (
                 member_cohort_id.get("0") if type(member_cohort_id) is dict else None
             )
-        member_cohort_id = _runtime.optional_id(member_cohort_id)
-        if member_cohort_id is None or member_cohort_id == cohort_id:
-            ops = cohorts.request_ops
+        # most members name the request's cohort, or none: compare before normalizing
+        if member_cohort_id == cohort_id or member_cohort_id is None:
+            request_ops[member_id] = False
         else:
-            member_cohort_name = cohort_name
-            ops = cohorts.ops(member_cohort_id, member_cohort_name)
-        ops[member_id] = False
+            member_cohort_name = None
+            cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = False
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())

@@ -57,7 +57,7 @@ def parse(doc: object) -> SyncRequest:
     removed_members = _runtime.optional_array(value, 'removeMemberArrayPath "/remove"')
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    ops = cohorts.request_ops
+    request_ops = cohorts.request_ops
     for index, member in enumerate(added_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/add"')
@@ -70,7 +70,7 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/add"', 'memberArrayParser.memberIdPath ""'
                 ),
             )
-        ops[member_id] = True
+        request_ops[member_id] = True
     for index, member in enumerate(removed_members):
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/remove"')
@@ -83,6 +83,6 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/remove"', 'memberArrayParser.memberIdPath ""'
                 ),
             )
-        ops[member_id] = False
+        request_ops[member_id] = False
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
