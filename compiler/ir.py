@@ -51,6 +51,18 @@ class Matcher:
 
 
 @dataclass(frozen=True)
+class FastPath:
+    """Member pointers of one token each, read for a whole array at once.
+
+    All literals; membership_key in boolean mode, cohort_key with per-member overrides.
+    """
+
+    member_id_key: str
+    membership_key: Optional[str]
+    cohort_key: Optional[str]
+
+
+@dataclass(frozen=True)
 class ParserModule:
     """Everything one integration's generated parser needs."""
 
@@ -72,6 +84,7 @@ class ParserModule:
     matcher: Optional[Matcher]  # ACTION mode
     member_cohort_id: Optional[Read]
     member_cohort_name: Optional[Read]
+    fast: Optional[FastPath]  # None: the exact loop alone (a pointer of several tokens)
     response: Optional[ResponseTemplate]  # the compiled jsonResponseBody
 
 

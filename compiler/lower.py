@@ -56,7 +56,26 @@ def lower(manifest: Manifest) -> ir.ParserModule:
         matcher=lower_matcher(inclusion["matcher"]) if inclusion else None,
         member_cohort_id=optional("cohortIdPath", members, "memberArrayParser."),
         member_cohort_name=optional("cohortNamePath", members, "memberArrayParser."),
+        fast=fast_path(members, mode),
         response=lower_template(template) if isinstance(template, str) else None,
+    )
+
+
+def fast_path(members: dict, mode: str) -> Optional[ir.FastPath]:
+    """Whole-array reads when every member pointer used on the fast path is one token."""
+    pointers = [members["memberIdPath"]]
+    if mode == ir.BOOLEAN:
+        pointers.append(members["booleanMembershipPath"])
+    if "cohortIdPath" in members:
+        pointers.append(members["cohortIdPath"])
+    tokens = [JsonPointer(pointer).parts for pointer in pointers]
+    if any(len(parts) != 1 for parts in tokens):
+        return None
+    keys = [repr(parts[0]) for parts in tokens]
+    return ir.FastPath(
+        member_id_key=keys[0],
+        membership_key=keys[1] if mode == ir.BOOLEAN else None,
+        cohort_key=keys[-1] if "cohortIdPath" in members else None,
     )
 
 

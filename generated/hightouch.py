@@ -67,20 +67,26 @@ def parse(doc: object) -> SyncRequest:
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
     request_ops = cohorts.request_ops
-    for index, member in enumerate(members):
-        if type(member) is not dict:
-            raise _runtime.member_not_object(index, '"/members"')
-        # memberArrayParser.memberIdPath "/integration_distinct_id"
-        member_id = member.get("integration_distinct_id")
-        if type(member_id) is not str or not member_id:
-            member_id = _runtime.id_like(
-                member_id,
-                _runtime.member_label(
-                    index,
-                    '"/members"',
-                    'memberArrayParser.memberIdPath "/integration_distinct_id"',
-                ),
-            )
-        request_ops[member_id] = included
+    # Every member at once when C-level checks vouch for all of them; otherwise (a
+    # member to refuse, an id to convert, another cohort) the exact loop decides.
+    member_ids = _runtime.plain_ids(members, "integration_distinct_id")
+    if member_ids is not None:
+        request_ops.update(dict.fromkeys(member_ids, included))
+    else:
+        for index, member in enumerate(members):
+            if type(member) is not dict:
+                raise _runtime.member_not_object(index, '"/members"')
+            # memberArrayParser.memberIdPath "/integration_distinct_id"
+            member_id = member.get("integration_distinct_id")
+            if type(member_id) is not str or not member_id:
+                member_id = _runtime.id_like(
+                    member_id,
+                    _runtime.member_label(
+                        index,
+                        '"/members"',
+                        'memberArrayParser.memberIdPath "/integration_distinct_id"',
+                    ),
+                )
+            request_ops[member_id] = included
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())

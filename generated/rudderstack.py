@@ -65,31 +65,45 @@ def parse(doc: object) -> SyncRequest:
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
     request_ops = cohorts.request_ops
-    for index, member in enumerate(added_members):
-        if type(member) is not dict:
-            raise _runtime.member_not_object(index, '"/listData/add"')
-        # memberArrayParser.memberIdPath "/id"
-        member_id = member.get("id")
-        if type(member_id) is not str or not member_id:
-            member_id = _runtime.id_like(
-                member_id,
-                _runtime.member_label(
-                    index, '"/listData/add"', 'memberArrayParser.memberIdPath "/id"'
-                ),
-            )
-        request_ops[member_id] = True
-    for index, member in enumerate(removed_members):
-        if type(member) is not dict:
-            raise _runtime.member_not_object(index, '"/listData/remove"')
-        # memberArrayParser.memberIdPath "/id"
-        member_id = member.get("id")
-        if type(member_id) is not str or not member_id:
-            member_id = _runtime.id_like(
-                member_id,
-                _runtime.member_label(
-                    index, '"/listData/remove"', 'memberArrayParser.memberIdPath "/id"'
-                ),
-            )
-        request_ops[member_id] = False
+    # Every member at once when C-level checks vouch for all of them; otherwise (a
+    # member to refuse, an id to convert, another cohort) the exact loop decides.
+    member_ids = _runtime.plain_ids(added_members, "id")
+    if member_ids is not None:
+        request_ops.update(dict.fromkeys(member_ids, True))
+    else:
+        for index, member in enumerate(added_members):
+            if type(member) is not dict:
+                raise _runtime.member_not_object(index, '"/listData/add"')
+            # memberArrayParser.memberIdPath "/id"
+            member_id = member.get("id")
+            if type(member_id) is not str or not member_id:
+                member_id = _runtime.id_like(
+                    member_id,
+                    _runtime.member_label(
+                        index, '"/listData/add"', 'memberArrayParser.memberIdPath "/id"'
+                    ),
+                )
+            request_ops[member_id] = True
+    # Every member at once when C-level checks vouch for all of them; otherwise (a
+    # member to refuse, an id to convert, another cohort) the exact loop decides.
+    member_ids = _runtime.plain_ids(removed_members, "id")
+    if member_ids is not None:
+        request_ops.update(dict.fromkeys(member_ids, False))
+    else:
+        for index, member in enumerate(removed_members):
+            if type(member) is not dict:
+                raise _runtime.member_not_object(index, '"/listData/remove"')
+            # memberArrayParser.memberIdPath "/id"
+            member_id = member.get("id")
+            if type(member_id) is not str or not member_id:
+                member_id = _runtime.id_like(
+                    member_id,
+                    _runtime.member_label(
+                        index,
+                        '"/listData/remove"',
+                        'memberArrayParser.memberIdPath "/id"',
+                    ),
+                )
+            request_ops[member_id] = False
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())

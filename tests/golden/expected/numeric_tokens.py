@@ -93,7 +93,7 @@ def parse(doc: object) -> SyncRequest:
             member_cohort_id = (
                 member_cohort_id.get("0") if type(member_cohort_id) is dict else None
             )
-        # most members name the request's cohort, or none: compare before normalizing
+        # mostly the request's cohort, or none: compare before normalizing
         if member_cohort_id == cohort_id or member_cohort_id is None:
             request_ops[member_id] = True
         else:
@@ -121,7 +121,7 @@ def parse(doc: object) -> SyncRequest:
             member_cohort_id = (
                 member_cohort_id.get("0") if type(member_cohort_id) is dict else None
             )
-        # most members name the request's cohort, or none: compare before normalizing
+        # mostly the request's cohort, or none: compare before normalizing
         if member_cohort_id == cohort_id or member_cohort_id is None:
             request_ops[member_id] = False
         else:

@@ -91,7 +91,7 @@ def parse(doc: object) -> SyncRequest:
             )
         # memberArrayParser.cohortIdPath "/c~1id"
         member_cohort_id = member.get("c/id")
-        # most members name the request's cohort, or none: compare before normalizing
+        # mostly the request's cohort, or none: compare before normalizing
         if member_cohort_id == cohort_id or member_cohort_id is None:
             request_ops[member_id] = included
         else:

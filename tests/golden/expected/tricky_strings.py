@@ -57,31 +57,38 @@ def parse(doc: object) -> SyncRequest:
 
     cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
     request_ops = cohorts.request_ops
-    for index, member in enumerate(members):
-        if type(member) is not dict:
-            raise _runtime.member_not_object(index, '"/\'\'\'/\\"\\"\\""')
-        # memberArrayParser.memberIdPath "/{{ m.key }}"
-        member_id = member.get("{{ m.key }}")
-        if type(member_id) is not str or not member_id:
-            member_id = _runtime.id_like(
-                member_id,
-                _runtime.member_label(
-                    index,
-                    '"/\'\'\'/\\"\\"\\""',
-                    'memberArrayParser.memberIdPath "/{{ m.key }}"',
-                ),
-            )
-        # memberArrayParser.booleanMembershipPath "/#"
-        included = member.get("#")
-        if included is not True and included is not False:
-            included = _runtime.membership(
-                included,
-                _runtime.member_label(
-                    index,
-                    '"/\'\'\'/\\"\\"\\""',
-                    'memberArrayParser.booleanMembershipPath "/#"',
-                ),
-            )
-        request_ops[member_id] = included
+    # Every member at once when C-level checks vouch for all of them; otherwise (a
+    # member to refuse, an id to convert, another cohort) the exact loop decides.
+    member_ids = _runtime.plain_ids(members, "{{ m.key }}")
+    flags = _runtime.plain_flags(members, "#") if member_ids is not None else None
+    if member_ids is not None and flags is not None:
+        request_ops.update(zip(member_ids, flags))
+    else:
+        for index, member in enumerate(members):
+            if type(member) is not dict:
+                raise _runtime.member_not_object(index, '"/\'\'\'/\\"\\"\\""')
+            # memberArrayParser.memberIdPath "/{{ m.key }}"
+            member_id = member.get("{{ m.key }}")
+            if type(member_id) is not str or not member_id:
+                member_id = _runtime.id_like(
+                    member_id,
+                    _runtime.member_label(
+                        index,
+                        '"/\'\'\'/\\"\\"\\""',
+                        'memberArrayParser.memberIdPath "/{{ m.key }}"',
+                    ),
+                )
+            # memberArrayParser.booleanMembershipPath "/#"
+            included = member.get("#")
+            if included is not True and included is not False:
+                included = _runtime.membership(
+                    included,
+                    _runtime.member_label(
+                        index,
+                        '"/\'\'\'/\\"\\"\\""',
+                        'memberArrayParser.booleanMembershipPath "/#"',
+                    ),
+                )
+            request_ops[member_id] = included
 
     return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
