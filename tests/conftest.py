@@ -8,10 +8,6 @@ from types import ModuleType
 
 import pytest
 
-from compiler import write
-from compiler.build import build
-from compiler.cli import import_package
-
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "manifests"
 GOLDEN = ROOT / "tests" / "golden" / "manifests"
@@ -20,6 +16,11 @@ SHARED = ROOT.parent / "shared"
 
 def compile_to(manifests_dir: Path, out_dir: Path) -> ModuleType:
     """Build a manifest folder into out_dir and import the package from there."""
+    # Imported here: tests/portable runs under PyPy without the compiler's dependencies.
+    from compiler import write
+    from compiler.build import build
+    from compiler.cli import import_package
+
     result = build(manifests_dir)
     assert result.ok, "\n".join(d.render() for d in result.diagnostics)
     write.apply(out_dir, result.files, write.plan(out_dir, result.files))
