@@ -154,7 +154,9 @@ NASTY = st.text(
          "é", "😀", "a", " ", "{", "}", "\ud800"]
     ),
     max_size=30,
-) | st.text(max_size=10)  # fmt: skip
+) | st.text(max_size=10) | st.sampled_from(
+    ['</script><script>alert("x")</script>', '"}, "injected": {"', "\\u0000"]
+)  # fmt: skip
 VALUES = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | NASTY,
     lambda inner: st.lists(inner, max_size=3)
