@@ -184,7 +184,7 @@ def package_for(key: str, request: pytest.FixtureRequest):
 
 
 @pytest.mark.parametrize("key", sorted(MANIFESTS))
-def test_parser_agrees_with_reference_interpreter(key, request):
+def test_parser_agrees_with_reference_interpreter(key, request, record_property):
     package = package_for(key, request)
     outcomes = {"ok": 0, "error": 0}
 
@@ -196,14 +196,18 @@ def test_parser_agrees_with_reference_interpreter(key, request):
         outcomes[expected[0]] += 1
 
     agree()
+    record_property("examples", outcomes["ok"] + outcomes["error"])
     # The strategy must reach both outcomes, or the agreement proves little. root-member
     # succeeds only with empty arrays, which the strategy still draws.
     assert outcomes["ok"] >= 5 and outcomes["error"] >= 5, outcomes
 
 
 @pytest.mark.parametrize("key", sorted(MANIFESTS))
-def test_handle_agrees_with_reference_interpreter_on_bytes(key, request):
+def test_handle_agrees_with_reference_interpreter_on_bytes(
+    key, request, record_property
+):
     package = package_for(key, request)
+    examples = []
 
     templated = "jsonResponseBody" in MANIFESTS[key]["capabilities"]["syncedSegment"]
 
@@ -211,6 +215,7 @@ def test_handle_agrees_with_reference_interpreter_on_bytes(key, request):
     @given(doc=bodies(MANIFESTS[key]), ascii_only=st.booleans())
     def agree(doc, ascii_only):
         body = json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8")
+        examples.append(1)
         status, headers, payload = package.handle(key, body)
         try:
             interpret_bytes(key, MANIFESTS[key], body)
@@ -228,6 +233,7 @@ def test_handle_agrees_with_reference_interpreter_on_bytes(key, request):
                 assert (status, headers, payload) == (204, {}, b"")
 
     agree()
+    record_property("examples", len(examples))
 
 
 @pytest.mark.parametrize("doc", [[], "text", 3, None, True, [{"environmentId": "e"}]])
