@@ -1,0 +1,257 @@
+"""The command line: serve, token create/list/revoke, environment add/list."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, parse_actions
+from .db import Database
+from .ratelimit import RateLimit
+from .registry import Registry, RegistryError, TokenInfo
+from .settings import DEFAULT_MAX_BODY, DEFAULT_RATE_LIMIT
+from .store import StoreUnavailable, iso_time
+
+DEFAULT_DB = "segments.db"
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (StoreUnavailable, RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m service",
+        description="The segment sync service: partners post cohorts, people read "
+        "segments. Start it with `python -m service serve`.",
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    store = argparse.ArgumentParser(add_help=False)
+    store.add_argument(
+        "--db",
+        default=DEFAULT_DB,
+        metavar="PATH",
+        help=f"the SQLite file of the store (default: {DEFAULT_DB})",
+    )
+
+    serve_parser = commands.add_parser(
+        "serve",
+        parents=[store],
+        help="run the HTTP service",
+        description="Run the HTTP service. On first start with an empty store it "
+        "creates a default environment and a writer token, and prints them once "
+        "with curl lines to try.",
+    )
+    serve_parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
+    serve_parser.add_argument(
+        "--port", type=int, default=8080, help="default: 8080; 0 picks a free port"
+    )
+    serve_parser.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where segment links in responses point (default: this server's URL)",
+    )
+    serve_parser.add_argument(
+        "--rate-limit",
+        type=rate_limit,
+        default=DEFAULT_RATE_LIMIT,
+        metavar="N/SECONDS",
+        help="requests per token per window, or 'off' (default: "
+        f"{DEFAULT_RATE_LIMIT.requests}/{DEFAULT_RATE_LIMIT.seconds:g})",
+    )
+    serve_parser.add_argument(
+        "--max-body",
+        type=positive_int,
+        default=DEFAULT_MAX_BODY,
+        metavar="BYTES",
+        help=f"largest request body, answered 413 above (default: {DEFAULT_MAX_BODY})",
+    )
+    serve_parser.add_argument(
+        "--busy-timeout",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="how long a write waits for another process's lock before a 503 "
+        "(default: 5)",
+    )
+    serve_parser.set_defaults(run=run_serve)
+
+    token = commands.add_parser(
+        "token", help="create, list and revoke access tokens"
+    ).add_subparsers(title="token commands", required=True, metavar="COMMAND")
+    create = token.add_parser(
+        "create",
+        parents=[store],
+        help="create a token and print it, once",
+        description="Create an access token and print it (only this once; the store "
+        "keeps a hash). Give a built-in role or a custom role's actions.",
+    )
+    role = create.add_mutually_exclusive_group(required=True)
+    role.add_argument("--role", choices=list(BUILT_IN_ROLES), help="a built-in role")
+    role.add_argument(
+        "--actions",
+        type=actions,
+        metavar="A,B,...",
+        help="a custom role: the allowed actions among " + ", ".join(ACTIONS),
+    )
+    create.add_argument("--name", default="", help="a label for token list")
+    create.set_defaults(run=run_token_create)
+    listing = token.add_parser(
+        "list", parents=[store], help="list tokens (never the tokens themselves)"
+    )
+    listing.set_defaults(run=run_token_list)
+    revoke = token.add_parser(
+        "revoke", parents=[store], help="revoke a token: its requests get 403"
+    )
+    revoke.add_argument("id", metavar="ID", help="the token id, as token list shows")
+    revoke.set_defaults(run=run_token_revoke)
+
+    environment = commands.add_parser(
+        "environment", help="add and list environments"
+    ).add_subparsers(title="environment commands", required=True, metavar="COMMAND")
+    add = environment.add_parser(
+        "add",
+        parents=[store],
+        help="map a client-side id to a project key and environment key",
+        description="Add an environment: bodies whose environmentId is "
+        "CLIENT_SIDE_ID sync segments of PROJECT_KEY/ENVIRONMENT_KEY.",
+    )
+    add.add_argument("client_side_id", metavar="CLIENT_SIDE_ID")
+    add.add_argument("project_key", metavar="PROJECT_KEY")
+    add.add_argument("environment_key", metavar="ENVIRONMENT_KEY")
+    add.set_defaults(run=run_environment_add)
+    environment.add_parser(
+        "list", parents=[store], help="list environments"
+    ).set_defaults(run=run_environment_list)
+    return parser
+
+
+# --- option types
+
+
+def rate_limit(text: str) -> Optional[RateLimit]:
+    try:
+        return RateLimit.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f'"{text}" is not a positive number of bytes')
+    return int(text)
+
+
+def actions(text: str) -> frozenset[str]:
+    try:
+        return parse_actions(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# --- commands
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    # imported here: the other commands start fast without FastAPI and uvicorn
+    from .serve import ServeOptions, StartupError, serve
+
+    try:
+        serve(
+            ServeOptions(
+                db=args.db,
+                host=args.host,
+                port=args.port,
+                public_url=args.public_url,
+                rate_limit=args.rate_limit,
+                max_body=args.max_body,
+                busy_timeout=args.busy_timeout,
+            )
+        )
+    except StartupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def open_registry(path: str) -> Registry:
+    return Registry(Database(path))
+
+
+def run_token_create(args: argparse.Namespace) -> int:
+    registry = open_registry(args.db)
+    if args.role is not None:
+        info, token = registry.create_token(args.role, name=args.name)
+    else:
+        info, token = registry.create_token(CUSTOM_ROLE, args.actions, args.name)
+    # The token alone on stdout (TOKEN=$(python -m service token create ...)); the
+    # rest on stderr.
+    print(f"created token {info.id} ({describe(info)})", file=sys.stderr)
+    print(token, flush=True)
+    print("this is the only time the token is shown: keep it safe", file=sys.stderr)
+    return 0
+
+
+def run_token_list(args: argparse.Namespace) -> int:
+    tokens = open_registry(args.db).list_tokens()
+    rows = [("ID", "ROLE", "CREATED", "REVOKED", "NAME")]
+    for info in tokens:
+        revoked = iso_time(info.revoked_at) if info.revoked_at is not None else "-"
+        rows.append(
+            (info.id, describe(info), iso_time(info.created_at), revoked, info.name)
+        )
+    print_table(rows)
+    return 0
+
+
+def run_token_revoke(args: argparse.Namespace) -> int:
+    info = open_registry(args.db).revoke_token(args.id)
+    print(f"revoked token {info.id} ({describe(info)})")
+    return 0
+
+
+def run_environment_add(args: argparse.Namespace) -> int:
+    environment = open_registry(args.db).add_environment(
+        args.client_side_id, args.project_key, args.environment_key
+    )
+    print(
+        f"added environment {environment.project_key}/{environment.environment_key} "
+        f"with client-side id {environment.client_side_id}"
+    )
+    return 0
+
+
+def run_environment_list(args: argparse.Namespace) -> int:
+    rows = [("CLIENT-SIDE ID", "PROJECT", "ENVIRONMENT")]
+    for environment in open_registry(args.db).list_environments():
+        rows.append(
+            (
+                environment.client_side_id,
+                environment.project_key,
+                environment.environment_key,
+            )
+        )
+    print_table(rows)
+    return 0
+
+
+def describe(info: TokenInfo) -> str:
+    if info.role != CUSTOM_ROLE:
+        return info.role
+    return "custom: " + ",".join(sorted(info.actions))
+
+
+def print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

@@ -1,0 +1,203 @@
+"""One SQLite file: schema, a connection per thread, transactions, and errors as store errors.
+
+The ASGI app runs store calls in a thread pool, so each thread gets its own connection
+(sqlite3 connections are not to be shared between threads). Writers of this process take
+a lock before `BEGIN IMMEDIATE`: they queue in Python instead of spinning in SQLite's busy
+handler. The busy timeout still covers writers in other processes (the CLI).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .store import StoreUnavailable
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS environments (
+    client_side_id  TEXT PRIMARY KEY,
+    project_key     TEXT NOT NULL,
+    environment_key TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    UNIQUE (project_key, environment_key)
+);
+CREATE TABLE IF NOT EXISTS tokens (
+    id         TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,            -- sha256 hex of the whole token; never the token
+    role       TEXT NOT NULL,            -- a built-in role, or 'custom'
+    actions    TEXT NOT NULL,            -- JSON array: a custom role's actions
+    name       TEXT NOT NULL DEFAULT '',
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE TABLE IF NOT EXISTS segments (
+    id              INTEGER PRIMARY KEY,
+    environment_id  TEXT NOT NULL,       -- the environment's client-side id
+    key             TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    description     TEXT NOT NULL DEFAULT '',
+    tags            TEXT NOT NULL DEFAULT '[]',
+    context_kind    TEXT NOT NULL,
+    integration_key TEXT NOT NULL,
+    cohort_id       TEXT NOT NULL,
+    cohort_url      TEXT,
+    member_count    INTEGER NOT NULL DEFAULT 0,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    UNIQUE (environment_id, key)
+);
+-- The primary key is the index every membership question uses: "is k in s", a page of
+-- s from a cursor, and INSERT OR IGNORE / DELETE by key. No foreign key to segments: it
+-- would cost a lookup per member row, and members are only written next to their segment.
+CREATE TABLE IF NOT EXISTS members (
+    segment_id  INTEGER NOT NULL,
+    context_key TEXT NOT NULL,
+    PRIMARY KEY (segment_id, context_key)
+) WITHOUT ROWID;
+"""
+
+# Result codes that mean "the database cannot be used right now", not "the code is wrong".
+_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_IOERR",
+    "SQLITE_CANTOPEN",
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_PROTOCOL",
+    "SQLITE_NOTADB",
+    "SQLITE_CORRUPT",
+    "SQLITE_NOMEM",
+)
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, as stored."""
+    return time.time_ns() // 1_000_000
+
+
+def store_error(error: sqlite3.Error) -> Exception:
+    """StoreUnavailable for an unusable database; the error itself when it is a bug."""
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith(_UNAVAILABLE):
+        return StoreUnavailable(f"segment store unavailable: {error} ({name})")
+    return error
+
+
+class Database:
+    """A SQLite file in WAL mode, with a connection per thread."""
+
+    def __init__(self, path: str | Path, busy_timeout: float = 5.0) -> None:
+        self.path = str(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        try:
+            self._create_schema()
+        except sqlite3.Error as error:
+            self.close()
+            raise store_error(error) from error
+
+    def _create_schema(self) -> None:
+        conn = self.connection()
+        # WAL: readers never wait for the writer, and a commit is one append to the log.
+        conn.execute("PRAGMA journal_mode = WAL")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} has schema version {version}; this service knows "
+                f"{SCHEMA_VERSION}: use a newer service"
+            )
+        with self.write() as tx:
+            # executescript would commit on its own; run the statements in this one
+            for statement in _statements(SCHEMA):
+                tx.execute(statement)
+            tx.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self.busy_timeout,
+                isolation_level=None,  # autocommit; transactions are explicit BEGINs
+                check_same_thread=False,  # only close() crosses threads
+            )
+            # FULL: a commit is on disk before the partner hears 204, even on power loss.
+            conn.execute("PRAGMA synchronous = FULL")
+            # 8 MiB per connection: a pool thread each (up to 40), and sorted inserts
+            # gain little from more
+            conn.execute("PRAGMA cache_size = -8192")
+            # after a checkpoint the WAL file shrinks back to 64 MiB at most
+            conn.execute("PRAGMA journal_size_limit = 67108864")
+            self._local.conn = conn
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every query inside sees one snapshot."""
+        conn = self.connection()
+        try:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.Error as error:
+            _rollback(conn)
+            raise store_error(error) from error
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: all of it commits, or none of it (on any exception)."""
+        conn = self.connection()
+        with self._write_lock:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as error:
+                raise store_error(error) from error
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except sqlite3.Error as error:
+                _rollback(conn)
+                raise store_error(error) from error
+            except BaseException:
+                _rollback(conn)
+                raise
+
+    def close(self) -> None:
+        """Close every connection (call once no thread uses the database any more)."""
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer
+            buffer = ""
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the connection is gone; SQLite rolls back an unfinished transaction

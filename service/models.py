@@ -1,0 +1,148 @@
+"""The shapes of the HTTP API as pydantic models: what /openapi.json documents.
+
+The ingest route has no model of its own (its body is each partner's, parsed by the
+generated runtime); its documentation is the dicts at the end.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.alias_generators import to_camel
+
+from .store import Segment, iso_time
+
+
+class ApiModel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ErrorBody(ApiModel):
+    code: str = Field(description="short machine-readable code, e.g. unknown_segment")
+    message: str = Field(description="what is wrong, as a sentence")
+
+
+class SegmentOut(ApiModel):
+    key: str
+    name: str
+    description: str
+    tags: list[str]
+    context_kind: str
+    integration_key: str = Field(description="the integration that syncs this segment")
+    cohort_id: str
+    cohort_url: Optional[str]
+    member_count: int
+    created_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(
+        description="ISO 8601, UTC: last change of members or details"
+    )
+
+
+class SegmentPage(ApiModel):
+    items: list[SegmentOut]
+    next_cursor: Optional[str] = Field(
+        description="pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class MemberPage(ApiModel):
+    items: list[str] = Field(description="context keys, in ascending order")
+    next_cursor: Optional[str] = Field(
+        description="pass as ?cursor= for the next page; null on the last page"
+    )
+
+
+class Inclusion(ApiModel):
+    segment_key: str
+    context_key: str
+    included: bool
+
+
+Tag = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64),
+]
+
+
+class SegmentDetails(BaseModel):
+    """PATCH body: the fields to change; later syncs never overwrite them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Optional[str] = Field(None, min_length=1, max_length=256)
+    description: Optional[str] = Field(None, max_length=4096)
+    tags: Optional[list[Tag]] = Field(None, max_length=100)
+
+    @field_validator("name", "description", "tags", mode="before")
+    @classmethod
+    def not_null(cls, value: object) -> object:
+        if value is None:
+            raise ValueError("must not be null; leave the property out to keep it")
+        return value
+
+
+def segment_out(segment: Segment) -> SegmentOut:
+    return SegmentOut(
+        key=segment.key,
+        name=segment.name,
+        description=segment.description,
+        tags=list(segment.tags),
+        context_kind=segment.context_kind,
+        integration_key=segment.integration_key,
+        cohort_id=segment.cohort_id,
+        cohort_url=segment.cohort_url,
+        member_count=segment.member_count,
+        created_at=iso_time(segment.created_at),
+        updated_at=iso_time(segment.updated_at),
+    )
+
+
+# --- the ingest route's documentation
+
+INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "Applied; the integration's jsonResponseBody (e.g. heap-inbound)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    204: {"description": "Applied (integrations without a jsonResponseBody)"},
+    400: {"model": ErrorBody, "description": "Body refused, or unknown environmentId"},
+    403: {
+        "model": ErrorBody,
+        "description": "Missing, invalid or revoked token, or its role lacks "
+        "createSegment (a new segment) or updateIncluded (members)",
+    },
+    404: {"model": ErrorBody, "description": "Unknown integration key"},
+    409: {
+        "model": ErrorBody,
+        "description": "A segment exists with another context kind (or is synced by "
+        "another integration); nothing applied",
+    },
+    413: {"model": ErrorBody, "description": "Body over the size limit"},
+    429: {
+        "model": ErrorBody,
+        "description": "Rate limited; X-Ratelimit-Reset is when to retry (epoch ms)",
+    },
+    503: {
+        "model": ErrorBody,
+        "description": "Segment store unavailable; nothing applied; see Retry-After",
+    },
+}
+INGEST_EXTRA = {
+    "requestBody": {
+        "required": True,
+        "description": "The partner's body, in the shape its manifest describes",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    },
+    "security": [{"accessToken": []}],
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid request"),
+        (403, "Missing, invalid or revoked token, or its role lacks the action"),
+        (404, "Unknown environment or segment"),
+        (429, "Rate limited; X-Ratelimit-Reset is when to retry (epoch ms)"),
+        (503, "Segment store unavailable; see Retry-After"),
+    )
+}

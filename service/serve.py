@@ -1,0 +1,142 @@
+"""`python -m service serve`: open the store, bind, greet on first start, run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from dataclasses import dataclass
+from typing import Optional
+
+import uvicorn
+
+import generated
+
+from .app import create_app
+from .db import Database
+from .examples import SAMPLE_BODIES, read_curl, sample_body, sync_curl
+from .ratelimit import RateLimit
+from .registry import Bootstrap, Registry
+from .settings import Settings
+from .sqlite_store import SqliteSegmentStore
+
+log = logging.getLogger("service")
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    db: str
+    host: str
+    port: int
+    public_url: Optional[str]
+    rate_limit: Optional[RateLimit]
+    max_body: int
+    busy_timeout: float
+
+
+class StartupError(Exception):
+    """The service cannot start; the message says why and what to do."""
+
+
+def serve(options: ServeOptions) -> None:
+    """Run until interrupted (Ctrl-C or SIGTERM)."""
+    configure_logging()
+    database = Database(options.db, options.busy_timeout)
+    registry = Registry(database)
+    store = SqliteSegmentStore(database)
+    listener = listen(options.host, options.port)
+    base_url = url_of(listener)
+    settings = Settings(
+        public_url=(options.public_url or base_url).rstrip("/"),
+        max_body=options.max_body,
+        rate_limit=options.rate_limit,
+    )
+    first_start = registry.bootstrap()
+    if first_start is not None:
+        print(welcome(first_start, base_url), flush=True)
+    log.info(
+        "listening on %s (store %s; rate limit %s; body limit %d bytes)",
+        base_url,
+        options.db,
+        settings.rate_limit or "off",
+        settings.max_body,
+    )
+    config = uvicorn.Config(
+        create_app(settings, registry, store),
+        log_config=None,  # our logging.basicConfig: one format for every line
+        log_level="info",
+        access_log=False,  # AccessLog writes one line per request, without tokens
+        server_header=False,
+        lifespan="off",
+    )
+    try:
+        uvicorn.Server(config).run(sockets=[listener])
+    finally:
+        store.close()
+
+
+def configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket, bound now so that port 0 gets a real port before we print."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        raise StartupError(
+            f"cannot listen on {host}:{port}: {error.strerror or error}; "
+            "choose another --port or --host"
+        ) from None
+    return listener
+
+
+def url_of(listener: socket.socket) -> str:
+    """http://host:port of a listening socket, with a wildcard host shown as loopback."""
+    host, port = listener.getsockname()[:2]
+    if listener.family == socket.AF_INET6:
+        return f"http://[{'::1' if host == '::' else host}]:{port}"
+    return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}"
+
+
+def welcome(first: Bootstrap, base_url: str) -> str:
+    """What a first start prints, once: the ids, the token, and curl lines to try."""
+    environment = first.environment
+    segments_path = (
+        f"/api/v2/projects/{environment.project_key}"
+        f"/environments/{environment.environment_key}/segments"
+    )
+    lines = [
+        "First start: created project "
+        f'"{environment.project_key}", environment "{environment.environment_key}" '
+        "and a writer access token.",
+        f"  client-side id: {environment.client_side_id}",
+        f"  access token:   {first.token}",
+        "  (the token is shown only now: keep it somewhere safe)",
+        "",
+        "Sync a sample cohort from any integration by pasting its line:",
+    ]
+    for key in generated.INTEGRATIONS:
+        if key not in SAMPLE_BODIES:
+            lines.append(
+                f"# {key}: no sample body yet (add one to service/examples.py)"
+            )
+            continue
+        body = sample_body(key, environment.client_side_id)
+        lines.append(sync_curl(base_url, key, first.token, body))
+    lines += [
+        "",
+        "Then see the segments:",
+        read_curl(base_url, segments_path, first.token),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""The segment store's interface: what the service needs from any store (SQLite, Redis...).
+
+An implementation keeps segments per environment and their members, and answers
+membership questions without loading a segment into memory. `apply` is the heart of it:
+every change of one request lands, or none does, and replaying a request gives the same
+state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional, Protocol
+
+from generated import SyncRequest
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A client-side id, as partners send it, and the keys it stands for."""
+
+    client_side_id: str
+    project_key: str
+    environment_key: str
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A synced segment's details; times are epoch milliseconds."""
+
+    key: str
+    name: str
+    description: str
+    tags: tuple[str, ...]
+    context_kind: str
+    integration_key: str
+    cohort_id: str
+    cohort_url: Optional[str]
+    member_count: int
+    created_at: int
+    updated_at: int
+
+
+def iso_time(epoch_ms: int) -> str:
+    """A stored time as people read it: ISO 8601 in UTC, to the millisecond."""
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class DetailsPatch:
+    """What a person changes on a segment; None leaves a field as it is."""
+
+    name: Optional[str] = None
+    description: Optional[str] = None
+    tags: Optional[tuple[str, ...]] = None
+
+
+@dataclass(frozen=True)
+class ChangeResult:
+    """What apply did to one segment: created or not, members really added and removed."""
+
+    segment_key: str
+    created: bool
+    added: int
+    removed: int
+
+
+class StoreError(Exception):
+    """A refusal or failure of the store; the message is a sentence for the caller."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be used now (locked, unreachable, disk full); nothing was applied."""
+
+
+class ContextKindConflict(StoreError):
+    """A segment of the request exists with another context kind; nothing was applied."""
+
+    def __init__(self, segment_key: str, stored_kind: str, requested_kind: str) -> None:
+        super().__init__(
+            f'segment "{segment_key}" holds contexts of kind "{stored_kind}"; this '
+            f'request sends kind "{requested_kind}", so nothing was applied'
+        )
+        self.segment_key = segment_key
+
+
+class IntegrationConflict(StoreError):
+    """A segment of the request was created by another integration; nothing was applied."""
+
+    def __init__(self, segment_key: str, owner: str, requester: str) -> None:
+        super().__init__(
+            f'segment "{segment_key}" is synced by integration "{owner}", not '
+            f'"{requester}", so nothing was applied'
+        )
+        self.segment_key = segment_key
+
+
+class CreationRefused(StoreError):
+    """The request would create segments and the caller may not; nothing was applied."""
+
+    def __init__(self, segment_keys: list[str]) -> None:
+        shown = ", ".join(f'"{key}"' for key in segment_keys)
+        subject = (
+            "segment " + shown + " does not"
+            if len(segment_keys) == 1
+            else ("segments " + shown + " do not")
+        )
+        super().__init__(
+            f"{subject} exist yet, and creating a segment needs the createSegment "
+            "action, which this access token's role lacks; nothing was applied"
+        )
+        self.segment_keys = segment_keys
+
+
+class SegmentStore(Protocol):
+    """Segments and their members, per environment (by client-side id)."""
+
+    def apply(
+        self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
+    ) -> list[ChangeResult]:
+        """Apply every change of a request in one transaction, or none of them.
+
+        A segment seen for the first time is created with the partner's cohort name and
+        URL (raises CreationRefused when may_create is false); an existing one only has
+        its members changed. Raises ContextKindConflict or IntegrationConflict before
+        anything is written, and StoreUnavailable when the store cannot be used.
+        """
+        ...
+
+    def list_segments(
+        self, environment: Environment, limit: int, after: Optional[str] = None
+    ) -> list[Segment]:
+        """Up to limit segments ordered by key, those after the key `after` only."""
+        ...
+
+    def get_segment(self, environment: Environment, key: str) -> Optional[Segment]: ...
+
+    def is_included(
+        self, environment: Environment, key: str, context_key: str
+    ) -> Optional[bool]:
+        """Whether the segment includes the context key; None when there is no segment."""
+        ...
+
+    def members(
+        self,
+        environment: Environment,
+        key: str,
+        limit: int,
+        after: Optional[str] = None,
+    ) -> Optional[list[str]]:
+        """Up to limit member keys in key order after `after`; None when no segment."""
+        ...
+
+    def update_details(
+        self, environment: Environment, key: str, patch: DetailsPatch
+    ) -> Optional[Segment]:
+        """Set name, description or tags (kept by later syncs); None when no segment."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,42 @@
+"""Request logs name the token id, never a token: valid, wrong, revoked, or in a URL."""
+
+from __future__ import annotations
+
+import re
+
+from .helpers import amplitude, cli, create_token
+
+TOKEN_LIKE = re.compile(r"api-[0-9a-f]{12}-[A-Za-z0-9_-]{20,}")
+
+
+def test_request_logs_never_contain_tokens(service, first_start):
+    client_id, _ = first_start
+    good = create_token(service.db, "--role", "writer")
+    revoked = create_token(service.db, "--role", "writer")
+    cli(service.db, "token", "revoke", revoked.split("-")[1])
+    wrong_secret = good[:-4] + "abcd"
+    body = amplitude(client_id, "logged", ["u1"])
+    for token in (good, f"Bearer {good}", revoked, wrong_secret):
+        with service.client(token) as client:
+            client.post("/api/v2/segment-targets/amplitude", json=body)
+            client.get("/api/v2/projects/default/environments/production/segments")
+    with service.client() as client:  # a token pasted into a URL by mistake
+        client.get(f"/api/v2/{good}", params={"token": good})
+
+    marker = "GET /api/v2/api-<redacted>"
+    service.stderr.wait_for(re.escape(marker), timeout=10)
+    log = service.stderr.text()
+    for token in (good, revoked, wrong_secret):
+        assert token not in log
+        assert token.split("-", 2)[2] not in log  # nor the secret alone
+    assert not TOKEN_LIKE.search(log), "a token-shaped string in the log"
+    # what the log does say: who did what, by token id
+    good_id = good.split("-")[1]
+    assert re.search(
+        rf"POST /api/v2/segment-targets/amplitude 204 [0-9.]+ms token={good_id}$",
+        log,
+        re.M,
+    )
+    assert re.search(
+        r"POST /api/v2/segment-targets/amplitude 403 .* token=-$", log, re.M
+    )

@@ -1,0 +1,229 @@
+"""The SegmentStore contract, run against every implementation (only SQLite so far).
+
+To add a store (issue 5: Redis), add a factory to STORES; every test here must pass.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from generated import SegmentChange, SyncRequest
+from service.db import Database
+from service.sqlite_store import SqliteSegmentStore
+from service.store import (
+    ContextKindConflict,
+    CreationRefused,
+    DetailsPatch,
+    Environment,
+    IntegrationConflict,
+    SegmentStore,
+)
+
+
+def sqlite_store(tmp_path: Path) -> SegmentStore:
+    return SqliteSegmentStore(Database(tmp_path / "segments.db"))
+
+
+STORES: dict[str, Callable[[Path], SegmentStore]] = {"sqlite": sqlite_store}
+
+ENV = Environment("client-1", "default", "production")
+OTHER_ENV = Environment("client-2", "default", "test")
+
+
+@pytest.fixture(params=sorted(STORES))
+def store(request, tmp_path):
+    store = STORES[request.param](tmp_path)
+    yield store
+    store.close()
+
+
+def change(cohort, added=(), removed=(), name=None, url=None) -> SegmentChange:
+    return SegmentChange(
+        cohort, name or cohort.title(), url, tuple(added), tuple(removed)
+    )
+
+
+def sync(*changes, kind="user", integration="amplitude") -> SyncRequest:
+    return SyncRequest(integration, ENV.client_side_id, kind, tuple(changes))
+
+
+def members(store, key, env=ENV) -> list[str]:
+    return store.members(env, key, 100_000)
+
+
+def test_first_sync_creates_the_segment_with_the_partners_name_and_url(store):
+    results = store.apply(
+        ENV, sync(change("c1", ["u1", "u2"], name="Power users", url="https://a/c1"))
+    )
+    assert [(r.segment_key, r.created, r.added, r.removed) for r in results] == [
+        ("amplitude-c1", True, 2, 0)
+    ]
+    segment = store.get_segment(ENV, "amplitude-c1")
+    assert (segment.name, segment.cohort_url, segment.cohort_id) == (
+        "Power users",
+        "https://a/c1",
+        "c1",
+    )
+    assert (segment.context_kind, segment.integration_key) == ("user", "amplitude")
+    assert (segment.description, segment.tags, segment.member_count) == ("", (), 2)
+    assert segment.created_at == segment.updated_at
+
+
+def test_a_first_sync_without_members_creates_an_empty_segment(store):
+    store.apply(ENV, sync(change("empty")))
+    assert store.get_segment(ENV, "amplitude-empty").member_count == 0
+    assert members(store, "amplitude-empty") == []
+
+
+def test_later_syncs_change_membership_only(store):
+    store.apply(ENV, sync(change("c1", ["u1"], name="First", url="https://first")))
+    created = store.get_segment(ENV, "amplitude-c1")
+    time.sleep(0.002)  # so that a changed updated_at shows
+    store.apply(ENV, sync(change("c1", ["u2"], ["u1"], name="Second", url="https://x")))
+    segment = store.get_segment(ENV, "amplitude-c1")
+    assert (segment.name, segment.cohort_url) == ("First", "https://first")
+    assert members(store, "amplitude-c1") == ["u2"]
+    assert segment.created_at == created.created_at
+    assert segment.updated_at > created.updated_at
+
+
+def test_counts_follow_real_changes_only(store):
+    store.apply(ENV, sync(change("c1", ["a", "b", "c"])))
+    # adding a member twice and removing a non-member change nothing
+    results = store.apply(ENV, sync(change("c1", ["a", "d"], ["b", "zz"])))
+    assert (results[0].added, results[0].removed) == (1, 1)
+    assert store.get_segment(ENV, "amplitude-c1").member_count == 3
+    assert members(store, "amplitude-c1") == ["a", "c", "d"]
+
+
+def test_replaying_a_request_gives_the_same_state(store):
+    request = sync(change("c1", ["u1", "u2"], ["u3"]), change("c2", ["u9"]))
+    store.apply(ENV, request)
+    state = [
+        (s.key, s.member_count, members(store, s.key))
+        for s in store.list_segments(ENV, 10)
+    ]
+    replayed = store.apply(ENV, request)
+    assert [(r.created, r.added, r.removed) for r in replayed] == [(False, 0, 0)] * 2
+    assert state == [
+        (s.key, s.member_count, members(store, s.key))
+        for s in store.list_segments(ENV, 10)
+    ]
+
+
+def test_context_kind_conflict_applies_nothing(store):
+    store.apply(ENV, sync(change("accounts", ["a1"]), kind="account"))
+    request = sync(
+        change("new", ["u1"]), change("accounts", ["u2"], ["a1"]), kind="user"
+    )
+    with pytest.raises(ContextKindConflict) as conflict:
+        store.apply(ENV, request)
+    assert conflict.value.segment_key == "amplitude-accounts"
+    assert store.get_segment(ENV, "amplitude-new") is None
+    assert members(store, "amplitude-accounts") == ["a1"]
+
+
+def test_a_segment_of_another_integration_is_not_touched(store):
+    # "a-b" + "-" + "c" and "a" + "-" + "b-c" are both the segment key "a-b-c"
+    store.apply(ENV, sync(change("c", ["u1"]), integration="a-b"))
+    with pytest.raises(IntegrationConflict):
+        store.apply(ENV, sync(change("b-c", ["u2"]), integration="a"))
+    assert members(store, "a-b-c") == ["u1"]
+
+
+def test_creation_refused_applies_nothing(store):
+    store.apply(ENV, sync(change("existing", ["u1"])))
+    with pytest.raises(CreationRefused) as refused:
+        store.apply(
+            ENV,
+            sync(change("existing", ["u2"]), change("new", ["u3"])),
+            may_create=False,
+        )
+    assert refused.value.segment_keys == ["amplitude-new"]
+    assert members(store, "amplitude-existing") == ["u1"]
+    assert store.get_segment(ENV, "amplitude-new") is None
+    # without a new segment, may_create=False is no obstacle
+    store.apply(ENV, sync(change("existing", ["u2"])), may_create=False)
+    assert members(store, "amplitude-existing") == ["u1", "u2"]
+
+
+def test_details_set_by_a_person_survive_syncs(store):
+    store.apply(ENV, sync(change("c1", ["u1"], name="Partner")))
+    patched = store.update_details(
+        ENV, "amplitude-c1", DetailsPatch(name="Ours", tags=("beta", "q3"))
+    )
+    assert (patched.name, patched.description, patched.tags) == (
+        "Ours",
+        "",
+        ("beta", "q3"),
+    )
+    store.update_details(ENV, "amplitude-c1", DetailsPatch(description="why"))
+    store.apply(ENV, sync(change("c1", ["u2"], name="Partner again")))
+    segment = store.get_segment(ENV, "amplitude-c1")
+    assert (segment.name, segment.description, segment.tags) == (
+        "Ours",
+        "why",
+        ("beta", "q3"),
+    )
+    assert segment.member_count == 2
+    assert store.update_details(ENV, "amplitude-none", DetailsPatch(name="x")) is None
+
+
+def test_reads_of_unknown_segments_are_none(store):
+    assert store.get_segment(ENV, "amplitude-none") is None
+    assert store.is_included(ENV, "amplitude-none", "u1") is None
+    assert store.members(ENV, "amplitude-none", 10) is None
+
+
+def test_pages_of_segments_and_members(store):
+    store.apply(
+        ENV, sync(*(change(f"c{i}", [f"u{j}" for j in range(i)]) for i in range(5)))
+    )
+    keys = [s.key for s in store.list_segments(ENV, 2)]
+    assert keys == ["amplitude-c0", "amplitude-c1"]
+    keys = [s.key for s in store.list_segments(ENV, 10, after="amplitude-c1")]
+    assert keys == ["amplitude-c2", "amplitude-c3", "amplitude-c4"]
+    assert store.members(ENV, "amplitude-c4", 2) == ["u0", "u1"]
+    assert store.members(ENV, "amplitude-c4", 10, after="u1") == ["u2", "u3"]
+
+
+def test_environments_are_separate(store):
+    store.apply(ENV, sync(change("c1", ["u1"])))
+    store.apply(OTHER_ENV, sync(change("c1", ["u2"]), kind="account"))
+    assert members(store, "amplitude-c1") == ["u1"]
+    assert members(store, "amplitude-c1", OTHER_ENV) == ["u2"]
+    assert store.is_included(OTHER_ENV, "amplitude-c1", "u1") is False
+    assert [s.key for s in store.list_segments(OTHER_ENV, 10)] == ["amplitude-c1"]
+
+
+def test_a_million_members_without_loading_the_segment(store):
+    """Apply, count and look up 1,000,000 members; reads and a small sync stay small."""
+    keys = [f"user-{i:07d}" for i in range(1_000_000)]
+    random.Random(4).shuffle(keys)  # partners send members in no particular order
+    started = time.perf_counter()
+    store.apply(ENV, sync(change("big", keys)))
+    apply_seconds = time.perf_counter() - started
+    assert store.get_segment(ENV, "amplitude-big").member_count == 1_000_000
+
+    tracemalloc.start()
+    try:
+        assert store.is_included(ENV, "amplitude-big", "user-0765432") is True
+        assert store.is_included(ENV, "amplitude-big", "user-1000000") is False
+        assert store.members(ENV, "amplitude-big", 3, after="user-0999997") == [
+            "user-0999998",
+            "user-0999999",
+        ]
+        store.apply(ENV, sync(change("big", ["new-1", "new-2"], ["user-0000000"])))
+        assert store.get_segment(ENV, "amplitude-big").member_count == 1_000_001
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # a segment of a million keys would take tens of MB in Python
+    assert peak < 1_000_000, f"peak {peak} bytes"
+    assert apply_seconds < 20, f"a million members took {apply_seconds:.1f} s"
