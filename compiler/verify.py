@@ -32,7 +32,7 @@ def verify(
     if not templated:
         return []
     problems = []
-    with in_memory_package(files) as package:
+    with InMemoryPackage(files) as package:
         runtime = getattr(package, RUNTIME_MODULE)
         for module in templated:
             generated = package.load(module.module_name)
@@ -81,14 +81,14 @@ def render_problem(generated: types.ModuleType, context: dict) -> str:
     return ""
 
 
-class in_memory_package:
+class InMemoryPackage:
     """The generated files as an importable package that never touches the disk."""
 
     def __init__(self, files: dict[str, str]) -> None:
         self.files = files
         self.name = f"_segment_sync_verify_{next(_packages)}"
 
-    def __enter__(self) -> in_memory_package:
+    def __enter__(self) -> InMemoryPackage:
         self.package = types.ModuleType(self.name)
         self.package.__path__ = []
         sys.modules[self.name] = self.package
