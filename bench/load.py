@@ -1,10 +1,12 @@
 """Requests per second of the real service on loopback, for Amplitude bodies of 1 and 100 members.
 
-    ./dev run python -m bench.load [--seconds 5] [--connections 8]
+    ./dev run python -m bench.load [--seconds 5] [--connections 8] [--redis]
 
 Starts `python -m service serve` (fresh SQLite file, rate limit off), then for each case
 keeps CONNECTIONS keep-alive connections busy for SECONDS, each request adding new members
-to one segment (so every request really writes and commits). The client is a minimal
+to one segment (so every request really writes and commits). With --redis, the same cases
+again over a fresh redis-server (scripts/redis-server.sh) with 1 and then 2 service
+processes, the connections spread over them. The client is a minimal
 asyncio HTTP/1.1 client in this process, so that it takes little of the CPU the server
 shares with it. Prints a Markdown table; never fails on a figure.
 """
@@ -18,6 +20,7 @@ import json
 import re
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -36,7 +39,7 @@ class ServiceProcess:
     lines and stall the server mid-benchmark.
     """
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, greets: bool = True) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="bench-service-"))
         self.db = self.folder / "segments.db"
         self.stdout = open(self.folder / "stdout.txt", "w+")  # noqa: SIM115
@@ -49,10 +52,15 @@ class ServiceProcess:
         self.url = self._wait_for(
             self.folder / "stderr.txt", r"listening on (http://\S+)"
         )
-        self.client_id = self._wait_for(
-            self.folder / "stdout.txt", r"client-side id: (\S+)"
-        )
-        self.token = self._wait_for(self.folder / "stdout.txt", r"access token: +(\S+)")
+        # only the first process over a store greets; the others get these from it
+        self.client_id = self.token = ""
+        if greets:
+            self.client_id = self._wait_for(
+                self.folder / "stdout.txt", r"client-side id: (\S+)"
+            )
+            self.token = self._wait_for(
+                self.folder / "stdout.txt", r"access token: +(\S+)"
+            )
         host, port = self.url.removeprefix("http://").rsplit(":", 1)
         self.host, self.port = host, int(port)
 
@@ -84,9 +92,43 @@ def amplitude_body(client_id: str, cohort: str, users: list[str]) -> bytes:
     return json.dumps({"environmentId": client_id, "batch": batch}).encode()
 
 
+class RedisProcess:
+    """redis-server on a free loopback port with a fresh data folder."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-redis-"))
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen(
+            [
+                str(ROOT / "scripts" / "redis-server.sh"),
+                str(self.port),
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.folder)
+
+
 @dataclass
 class Result:
     case: str
+    setup: str
     body_bytes: int
     requests: int
     seconds: float
@@ -102,11 +144,11 @@ class Result:
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def request_bytes(service: ServiceProcess, body: bytes) -> bytes:
+def request_bytes(service: ServiceProcess, token: str, body: bytes) -> bytes:
     head = (
         "POST /api/v2/segment-targets/amplitude HTTP/1.1\r\n"
         f"Host: {service.host}:{service.port}\r\n"
-        f"Authorization: {service.token}\r\n"
+        f"Authorization: {token}\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     )
@@ -128,27 +170,35 @@ async def read_status(reader: asyncio.StreamReader) -> int:
 
 
 async def run_case(
-    service: ServiceProcess, case: str, members: int, seconds: float, connections: int
+    services: list[ServiceProcess],
+    setup: str,
+    case: str,
+    members: int,
+    seconds: float,
+    connections: int,
 ) -> Result:
+    """Connection i goes to services[i % len(services)]; the first one's token for all."""
+    first = services[0]
     counter = itertools.count()
     latencies: list[float] = []
     failures = 0
     body_bytes = 0
 
-    def next_request() -> bytes:
+    def next_request(service: ServiceProcess) -> bytes:
         nonlocal body_bytes
         n = next(counter)
         users = [f"{case}-{n}-{i}" for i in range(members)]
-        body = amplitude_body(service.client_id, case, users)
+        body = amplitude_body(first.client_id, case, users)
         body_bytes = len(body)
-        return request_bytes(service, body)
+        return request_bytes(service, first.token, body)
 
-    async def connection(deadline: float) -> None:
+    async def connection(index: int, deadline: float) -> None:
         nonlocal failures
+        service = services[index % len(services)]
         reader, writer = await asyncio.open_connection(service.host, service.port)
         try:
             while time.perf_counter() < deadline:
-                payload = next_request()
+                payload = next_request(service)
                 started = time.perf_counter()
                 writer.write(payload)
                 await writer.drain()
@@ -160,24 +210,26 @@ async def run_case(
             writer.close()
 
     # warm-up: the first request creates the segment and loads the parser
-    await asyncio.gather(*(connection(time.perf_counter() + 0.5) for _ in range(2)))
+    warm_up = time.perf_counter() + 0.5
+    await asyncio.gather(*(connection(i, warm_up) for i in range(2)))
     latencies.clear()
     failures = 0
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(connection(deadline) for _ in range(connections)))
+    await asyncio.gather(*(connection(i, deadline) for i in range(connections)))
     elapsed = time.perf_counter() - started
-    return Result(case, body_bytes, len(latencies), elapsed, latencies, failures)
+    return Result(case, setup, body_bytes, len(latencies), elapsed, latencies, failures)
 
 
 def table(results: list[Result], connections: int) -> str:
     lines = [
-        "| body | bytes | connections | requests | req/s | p50 ms | p99 ms | non-204 |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| store, processes | body | bytes | connections | requests | req/s | p50 ms "
+        "| p99 ms | non-204 |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:
         lines.append(
-            f"| {r.case} | {r.body_bytes} | {connections} | {r.requests} | "
+            f"| {r.setup} | {r.case} | {r.body_bytes} | {connections} | {r.requests} | "
             f"{r.per_second:.0f} | {statistics.median(r.latencies) * 1000:.1f} | "
             f"{r.percentile(0.99) * 1000:.1f} | {r.failures} |"
         )
@@ -188,20 +240,48 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per case")
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument(
+        "--redis",
+        action="store_true",
+        help="also over Redis, with 1 and 2 service processes",
+    )
     args = parser.parse_args()
-    service = ServiceProcess()
+    results = run_setup([ServiceProcess()], "SQLite, 1", args)
+    if args.redis:
+        redis = RedisProcess()
+        try:
+            # a prefix per setup: each starts on an empty store of its own
+            one = ("--store", redis.url, "--key-prefix", "bench-1")
+            results += run_setup([ServiceProcess(*one)], "Redis, 1", args)
+            two = ("--store", redis.url, "--key-prefix", "bench-2")
+            both = [ServiceProcess(*two), ServiceProcess(*two, greets=False)]
+            results += run_setup(both, "Redis, 2", args)
+        finally:
+            redis.stop()
+    print(table(results, args.connections))
+
+
+def run_setup(
+    services: list[ServiceProcess], setup: str, args: argparse.Namespace
+) -> list[Result]:
+    """Both cases against these processes (one store), which are stopped after."""
     results = []
     try:
         for case, members in (("amplitude-1", 1), ("amplitude-100", 100)):
-            print(f"{case}: {args.seconds:g} s ...", file=sys.stderr, flush=True)
+            print(
+                f"{setup}: {case}: {args.seconds:g} s ...", file=sys.stderr, flush=True
+            )
             results.append(
                 asyncio.run(
-                    run_case(service, case, members, args.seconds, args.connections)
+                    run_case(
+                        services, setup, case, members, args.seconds, args.connections
+                    )
                 )
             )
     finally:
-        service.stop()
-    print(table(results, args.connections))
+        for service in services:
+            service.stop()
+    return results
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from .access import (
     Principal,
     not_allowed,
 )
+from .backends import AnyLimiter, AnyRegistry
 from .ingest import RETRY_AFTER_SECONDS, Ingest, RawResponse
 from .models import (
     ERRORS,
@@ -44,7 +45,7 @@ from .models import (
     segment_out,
 )
 from .ratelimit import RateLimiter, Refusal
-from .registry import AccessDenied, Registry
+from .registry import AccessDenied
 from .settings import Settings
 from .store import DetailsPatch, Environment, SegmentStore, StoreUnavailable
 
@@ -90,15 +91,24 @@ def page_after(items: list, limit: int, key: Any) -> tuple[list, Optional[str]]:
     return page, key(page[-1])
 
 
-def create_app(settings: Settings, registry: Registry, store: SegmentStore) -> FastAPI:
-    """The ASGI app over a registry (tokens, environments) and a segment store."""
+def create_app(
+    settings: Settings,
+    registry: AnyRegistry,
+    store: SegmentStore,
+    limiter: Optional[AnyLimiter] = None,
+) -> FastAPI:
+    """The ASGI app over a registry (tokens, environments) and a segment store.
+
+    The limiter defaults to one in memory; processes sharing a store share one in it.
+    """
     app = FastAPI(
         title="Segment sync service",
         version="0.1.0",
         description="Partners sync cohorts into segments; people and SDKs read them.",
     )
     app.add_middleware(AccessLog)
-    limiter = RateLimiter(settings.rate_limit)
+    if limiter is None:
+        limiter = RateLimiter(settings.rate_limit)
     ingest = Ingest(registry, store, settings.public_url)
     token_header = APIKeyHeader(
         name="Authorization",
@@ -146,7 +156,10 @@ def create_app(settings: Settings, registry: Registry, store: SegmentStore) -> F
         except StoreUnavailable:
             return ingest.unavailable(module)
         request.state.token_id = principal.token_id
-        refusal = limiter.check(principal.token_id)
+        try:
+            refusal = await run_in_threadpool(limiter.check, principal.token_id)
+        except StoreUnavailable:
+            return ingest.unavailable(module)
         if refusal is not None:
             error = ParseError(429, "rate_limited", rate_limited(limiter, refusal))
             return ingest.refuse(module, None, error, None, rate_limit_headers(refusal))
@@ -360,7 +373,7 @@ def too_large(limit: int) -> str:
     return f"request body is larger than the limit of {limit} bytes"
 
 
-def rate_limited(limiter: RateLimiter, refusal: Refusal) -> str:
+def rate_limited(limiter: AnyLimiter, refusal: Refusal) -> str:
     return (
         f"rate limit of {limiter.limit} for this access token reached; retry in "
         f"{refusal.retry_after} s (X-Ratelimit-Reset)"

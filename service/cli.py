@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from typing import Optional
 
 from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, parse_actions
-from .db import Database
+from .backends import AnyRegistry, check_store_url, open_backend
 from .ratelimit import RateLimit
-from .registry import Registry, RegistryError, TokenInfo
+from .redis_store import DEFAULT_PREFIX
+from .registry import RegistryError, TokenInfo
 from .settings import DEFAULT_MAX_BODY, DEFAULT_RATE_LIMIT
 from .store import StoreUnavailable, iso_time
 
@@ -42,6 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_DB,
         metavar="PATH",
         help=f"the SQLite file of the store (default: {DEFAULT_DB})",
+    )
+    store.add_argument(
+        "--store",
+        type=store_url,
+        metavar="URL",
+        help="keep segments, tokens, environments and rate limits in Redis instead "
+        "(redis://HOST:PORT/DB), shared by every process given the same URL",
+    )
+    store.add_argument(
+        "--key-prefix",
+        default=DEFAULT_PREFIX,
+        metavar="PREFIX",
+        help="with --store: the prefix of every Redis key; LaunchDarkly SDKs read "
+        f"the prefix {DEFAULT_PREFIX!r} by default (default: {DEFAULT_PREFIX})",
     )
 
     serve_parser = commands.add_parser(
@@ -146,6 +161,14 @@ def rate_limit(text: str) -> Optional[RateLimit]:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def store_url(text: str) -> str:
+    try:
+        check_store_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
+
+
 def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) == 0:
         raise argparse.ArgumentTypeError(f'"{text}" is not a positive number of bytes')
@@ -176,6 +199,8 @@ def run_serve(args: argparse.Namespace) -> int:
                 rate_limit=args.rate_limit,
                 max_body=args.max_body,
                 busy_timeout=args.busy_timeout,
+                store=args.store,
+                key_prefix=args.key_prefix,
             )
         )
     except StartupError as error:
@@ -184,12 +209,12 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_registry(path: str) -> Registry:
-    return Registry(Database(path))
+def open_registry(args: argparse.Namespace) -> AnyRegistry:
+    return open_backend(args.db, args.store, args.key_prefix).registry
 
 
 def run_token_create(args: argparse.Namespace) -> int:
-    registry = open_registry(args.db)
+    registry = open_registry(args)
     if args.role is not None:
         info, token = registry.create_token(args.role, name=args.name)
     else:
@@ -203,7 +228,7 @@ def run_token_create(args: argparse.Namespace) -> int:
 
 
 def run_token_list(args: argparse.Namespace) -> int:
-    tokens = open_registry(args.db).list_tokens()
+    tokens = open_registry(args).list_tokens()
     rows = [("ID", "ROLE", "CREATED", "REVOKED", "NAME")]
     for info in tokens:
         revoked = iso_time(info.revoked_at) if info.revoked_at is not None else "-"
@@ -215,13 +240,13 @@ def run_token_list(args: argparse.Namespace) -> int:
 
 
 def run_token_revoke(args: argparse.Namespace) -> int:
-    info = open_registry(args.db).revoke_token(args.id)
+    info = open_registry(args).revoke_token(args.id)
     print(f"revoked token {info.id} ({describe(info)})")
     return 0
 
 
 def run_environment_add(args: argparse.Namespace) -> int:
-    environment = open_registry(args.db).add_environment(
+    environment = open_registry(args).add_environment(
         args.client_side_id, args.project_key, args.environment_key
     )
     print(
@@ -233,7 +258,7 @@ def run_environment_add(args: argparse.Namespace) -> int:
 
 def run_environment_list(args: argparse.Namespace) -> int:
     rows = [("CLIENT-SIDE ID", "PROJECT", "ENVIRONMENT")]
-    for environment in open_registry(args.db).list_environments():
+    for environment in open_registry(args).list_environments():
         rows.append(
             (
                 environment.client_side_id,

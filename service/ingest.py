@@ -15,7 +15,7 @@ import generated
 from generated import ParseError, SyncRequest
 
 from .access import CREATE_SEGMENT, UPDATE_INCLUDED, Principal, not_allowed
-from .registry import Registry
+from .backends import AnyRegistry
 from .store import (
     ContextKindConflict,
     CreationRefused,
@@ -37,7 +37,7 @@ class Ingest:
     """Parse a body with the integration's generated module, then apply it to the store."""
 
     def __init__(
-        self, registry: Registry, store: SegmentStore, public_url: str
+        self, registry: AnyRegistry, store: SegmentStore, public_url: str
     ) -> None:
         self.registry = registry
         self.store = store

@@ -13,12 +13,13 @@ import uvicorn
 import generated
 
 from .app import create_app
-from .db import Database
+from .backends import open_backend
 from .examples import SAMPLE_BODIES, read_curl, sample_body, sync_curl
 from .ratelimit import RateLimit
-from .registry import Bootstrap, Registry
+from .redis_store import RedisSegmentStore
+from .registry import Bootstrap
 from .settings import Settings
-from .sqlite_store import SqliteSegmentStore
+from .store import StoreUnavailable
 
 log = logging.getLogger("service")
 
@@ -32,6 +33,8 @@ class ServeOptions:
     rate_limit: Optional[RateLimit]
     max_body: int
     busy_timeout: float
+    store: Optional[str] = None  # a redis:// URL; None for the SQLite file at db
+    key_prefix: str = "launchdarkly"
 
 
 class StartupError(Exception):
@@ -41,9 +44,14 @@ class StartupError(Exception):
 def serve(options: ServeOptions) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     configure_logging()
-    database = Database(options.db, options.busy_timeout)
-    registry = Registry(database)
-    store = SqliteSegmentStore(database)
+    backend = open_backend(
+        options.db,
+        options.store,
+        options.key_prefix,
+        options.rate_limit,
+        options.busy_timeout,
+    )
+    registry, store = backend.registry, backend.store
     listener = listen(options.host, options.port)
     base_url = url_of(listener)
     settings = Settings(
@@ -51,18 +59,25 @@ def serve(options: ServeOptions) -> None:
         max_body=options.max_body,
         rate_limit=options.rate_limit,
     )
-    first_start = registry.bootstrap()
+    try:
+        first_start = registry.bootstrap()
+    except StoreUnavailable as error:
+        store.close()
+        listener.close()
+        raise StartupError(f"{error}; is the store at --store running?") from None
+    if isinstance(store, RedisSegmentStore):
+        store.start_heartbeat()  # the SDKs report the store stale without it
     if first_start is not None:
         print(welcome(first_start, base_url), flush=True)
     log.info(
         "listening on %s (store %s; rate limit %s; body limit %d bytes)",
         base_url,
-        options.db,
+        backend.description,
         settings.rate_limit or "off",
         settings.max_body,
     )
     config = uvicorn.Config(
-        create_app(settings, registry, store),
+        create_app(settings, registry, store, backend.limiter),
         log_config=None,  # our logging.basicConfig: one format for every line
         log_level="info",
         access_log=False,  # AccessLog writes one line per request, without tokens

@@ -1,0 +1,71 @@
+"""Where state lives: the SQLite file (the default) or a Redis URL shared by many processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from .db import Database
+from .ratelimit import RateLimit, RateLimiter
+from .redis_registry import RedisRateLimiter, RedisRegistry
+from .redis_store import APPLY_TIMEOUT, DEFAULT_PREFIX, RedisSegmentStore, connect
+from .registry import Registry
+from .sqlite_store import SqliteSegmentStore
+from .store import SegmentStore
+
+AnyRegistry = Union[Registry, RedisRegistry]
+AnyLimiter = Union[RateLimiter, RedisRateLimiter]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The registry, segment store and rate limiter of one place, and how to name it."""
+
+    registry: AnyRegistry
+    store: SegmentStore
+    limiter: AnyLimiter
+    description: str
+
+
+def is_redis(store_url: Optional[str]) -> bool:
+    return store_url is not None and store_url.startswith(("redis://", "rediss://"))
+
+
+def check_store_url(store_url: Optional[str]) -> None:
+    """Raise ValueError unless the URL names a store this service knows."""
+    if store_url is not None and not is_redis(store_url):
+        raise ValueError(
+            f'store "{store_url}" is not a redis:// or rediss:// URL; leave --store '
+            "out for the SQLite file of --db"
+        )
+
+
+def open_backend(
+    db: str,
+    store_url: Optional[str],
+    key_prefix: str = DEFAULT_PREFIX,
+    rate_limit: Optional[RateLimit] = None,
+    busy_timeout: float = 5.0,
+) -> Backend:
+    """Everything in SQLite at db, or everything in Redis at store_url under key_prefix."""
+    check_store_url(store_url)
+    if is_redis(store_url):
+        client = connect(store_url)
+        return Backend(
+            RedisRegistry(client, key_prefix),
+            RedisSegmentStore(client, key_prefix, connect(store_url, APPLY_TIMEOUT)),
+            RedisRateLimiter(rate_limit, client, key_prefix),
+            f"{redact(store_url)} (key prefix {key_prefix})",
+        )
+    database = Database(db, busy_timeout)
+    return Backend(
+        Registry(database), SqliteSegmentStore(database), RateLimiter(rate_limit), db
+    )
+
+
+def redact(url: str) -> str:
+    """A Redis URL as logs may show it: without a password."""
+    scheme, _, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    return f"{scheme}://***@{rest.split('@', 1)[1]}"
