@@ -397,9 +397,10 @@ class _Parser:
         return PathExpr(word, tuple(segments), depth, data)
 
 
+# The characters of JS_SPACE, for str.strip (the same set, spelled out).
 JS_SPACE_CHARS = (
-    "".join(chr(c) for c in range(0x3001) if re.fullmatch("[" + JS_SPACE + "]", chr(c)))
-    + "\ufeff"
+    "\t\n\x0b\x0c\r \xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def write_cache(out_dir: Path, text: str) -> None:
 
 
 def write_atomically(target: Path, data: bytes) -> None:
+    import tempfile  # only a build that writes needs it
+
     fd, temp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(fd, "wb") as handle:

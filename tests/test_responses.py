@@ -324,3 +324,16 @@ def test_service_statuses_render_the_template_with_real_keys(shipped):
         409,
         {"Content-Type": "application/json"},
     )
+
+
+def test_js_space_characters_are_exactly_javascripts_whitespace():
+    """The spelled-out set equals JavaScript's \\s class, as node's table records it."""
+    from compiler.handlebars import JS_SPACE, JS_SPACE_CHARS
+
+    spelled = set(JS_SPACE_CHARS)
+    assert len(spelled) == len(JS_SPACE_CHARS)
+    import re
+
+    assert spelled == {
+        chr(c) for c in range(0x10000) if re.fullmatch(f"[{JS_SPACE}]", chr(c))
+    }
