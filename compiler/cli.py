@@ -184,10 +184,11 @@ def run_parse(args: argparse.Namespace) -> int:
     package = import_package(args.out)
     body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
     try:
-        parse = package.parser_for(args.key)
-        result = parse(package._runtime.decode_body(body))
-    except package.ParseError as problem:
-        print(f"{problem.status} {problem.code}: {problem.message}", file=sys.stderr)
+        _, result = package.read_request(package.parser_for(args.key), body)
+    except package.ParseError as unknown:  # no such integration
+        result = unknown
+    if isinstance(result, package.ParseError):
+        print(f"{result.status} {result.code}: {result.message}", file=sys.stderr)
         return 1
     print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
     return 0

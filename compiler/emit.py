@@ -72,14 +72,6 @@ def emit_registry(modules: list[ir.ParserModule]) -> str:
     )
 
 
-def emit_package(modules: list[ir.ParserModule]) -> dict[str, str]:
-    """Unformatted source of every file of the generated package."""
-    files = {module_file(m): emit_module(m) for m in modules}
-    files[RUNTIME_FILE] = emit_runtime()
-    files[REGISTRY_FILE] = emit_registry(modules)
-    return files
-
-
 def registry(modules: list[ir.ParserModule]) -> ir.Registry:
     entries = sorted((m.key, m.module_name) for m in modules)
     return ir.Registry(tuple((repr(key), repr(name)) for key, name in entries))

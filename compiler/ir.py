@@ -26,7 +26,6 @@ class Step:
 class Read:
     """One manifest property's pointer, split into steps, with its wording for messages."""
 
-    property: str  # e.g. "cohortIdPath", "memberArrayParser.memberIdPath"
     steps: tuple[Step, ...]
     label_literal: str  # the property and quoted pointer, as error messages say them
     comment: str

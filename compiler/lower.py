@@ -110,7 +110,6 @@ def member_array(
 def read(prop: str, pointer: str) -> ir.Read:
     label = f"{prop} {quoted(pointer)}"
     return ir.Read(
-        property=prop,
         steps=tuple(step(token) for token in JsonPointer(pointer).parts),
         label_literal=python_literal(label),
         comment=comment_text(label),

@@ -9,8 +9,9 @@
     sync = generated.parse("amplitude", decoded_json)  # or raises ParseError
 
 A service that stores the changes composes the same steps itself: module_for(key)
-(404), decode_body(body) and module.parse(doc) (400), then success_response(...) or
-error_response(...) with its own status, project key and environment key.
+(404), read_request(module.parse, body) (the document and its SyncRequest or 400
+ParseError), then success_response(...) or error_response(...) with its own status,
+project key and environment key.
 
 Parsers are imported on first use, so importing this package stays cheap.
 """
@@ -26,6 +27,7 @@ from ._runtime import (
     SyncRequest,
     decode_body,
     error_response,
+    read_request,
     success_response,
 )
 
@@ -40,6 +42,7 @@ __all__ = [
     "module_for",
     "parse",
     "parser_for",
+    "read_request",
     "success_response",
 ]
 

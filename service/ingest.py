@@ -50,8 +50,9 @@ class Ingest:
         doc: object = None
         environment: Optional[Environment] = None
         try:
-            doc = generated.decode_body(body)
-            sync = module.parse(doc)
+            doc, sync = generated.read_request(module.parse, body)
+            if isinstance(sync, ParseError):
+                raise sync
             environment = self.registry.environment_by_client_id(sync.environment_id)
             if environment is None:
                 raise unknown_environment(sync.environment_id)

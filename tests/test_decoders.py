@@ -23,10 +23,11 @@ AMPLITUDE = {
 def outcome(package, key: str, body: bytes) -> tuple:
     """The HTTP answer and the parsed result (or error) of one body."""
     parse = package.module_for(key).parse
-    try:
-        parsed = package._runtime.parse_body(parse, body)[1].to_json()
-    except package.ParseError as error:
-        parsed = (error.status, error.code, error.message)
+    result = package.read_request(parse, body)[1]
+    if isinstance(result, package.ParseError):
+        parsed = (result.status, result.code, result.message)
+    else:
+        parsed = result.to_json()
     return package.handle(key, body), parsed
 
 
