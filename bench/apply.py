@@ -23,8 +23,8 @@ from pathlib import Path
 
 import generated
 from bench.load import ServiceProcess, amplitude_body
-from service.db import Database
-from service.sqlite_store import SqliteSegmentStore
+from service.sqlite.database import Database
+from service.sqlite.store import SqliteSegmentStore
 from service.store import Environment
 
 

@@ -8,8 +8,11 @@ stored. A fast hash is enough for a random 256-bit secret: there is nothing to g
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Optional
 
@@ -95,3 +98,90 @@ def parse_actions(text: str) -> frozenset[str]:
                 f'unknown action "{action}"; the actions are: ' + ", ".join(ACTIONS)
             )
     return frozenset(actions)
+
+
+class AccessDenied(Exception):
+    """No usable token: missing, malformed, unknown or revoked. The message never quotes it."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def missing_token() -> AccessDenied:
+    return AccessDenied(
+        "missing_token",
+        "missing access token: send it in the Authorization header "
+        "(Authorization: <token>, or Authorization: Bearer <token>)",
+    )
+
+
+def invalid_token() -> AccessDenied:
+    return AccessDenied("invalid_token", "invalid access token")
+
+
+def revoked_token() -> AccessDenied:
+    return AccessDenied("revoked_token", "this access token has been revoked")
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as lists show it: everything but the token."""
+
+    id: str
+    role: str
+    actions: frozenset[str]
+    name: str
+    created_at: int
+    revoked_at: Optional[int]
+
+
+def role_actions(role: str, actions_json: str) -> frozenset[str]:
+    """What a stored role allows: a built-in role's actions, or a custom role's list."""
+    if role != CUSTOM_ROLE:
+        return BUILT_IN_ROLES.get(role, frozenset())
+    return frozenset(json.loads(actions_json))
+
+
+def token_info(row: tuple) -> TokenInfo:
+    """A TokenInfo from (id, role, actions JSON, name, created_at, revoked_at)."""
+    token_id, role, actions, name, created_at, revoked_at = row
+    return TokenInfo(
+        token_id, role, role_actions(role, actions), name, created_at, revoked_at
+    )
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """What a registry keeps of a token: its hash, role and whether it is revoked."""
+
+    token_id: str
+    hash: str
+    role: str
+    actions: frozenset[str]
+    revoked: bool
+
+    def principal_for(self, token: str) -> Principal:
+        """The principal when token is this one (constant-time); AccessDenied otherwise."""
+        if not hmac.compare_digest(self.hash, token_hash(token)):
+            raise invalid_token()
+        if self.revoked:
+            raise revoked_token()
+        return Principal(self.token_id, self.role, self.actions)
+
+
+def authenticate(
+    authorization: Optional[str], lookup: Callable[[str], Optional[StoredToken]]
+) -> Principal:
+    """The principal of an Authorization header, looking its token id up with lookup.
+
+    Look up by the public id, then compare the whole token's hash in constant time.
+    """
+    token = token_from_header(authorization)
+    if token is None:
+        raise missing_token()
+    token_id = token_id_of(token)
+    stored = lookup(token_id) if token_id is not None else None
+    if stored is None:
+        raise invalid_token()
+    return stored.principal_for(token)

@@ -1,29 +1,32 @@
-"""Where state lives: the SQLite file (the default) or a Redis URL shared by many processes."""
+"""Where state lives: the SQLite file (the default) or a Redis URL shared by many processes.
+
+Each backend is a sub-package holding its store, registry and rate limiter: `sqlite/`
+and `redis/`, behind the Protocols of store.py.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
-from .db import Database
-from .ratelimit import RateLimit, RateLimiter
-from .redis_registry import RedisRateLimiter, RedisRegistry
-from .redis_store import APPLY_TIMEOUT, DEFAULT_PREFIX, RedisSegmentStore, connect
-from .registry import Registry
-from .sqlite_store import SqliteSegmentStore
-from .store import SegmentStore
-
-AnyRegistry = Union[Registry, RedisRegistry]
-AnyLimiter = Union[RateLimiter, RedisRateLimiter]
+from .ratelimit import MemoryRateLimiter, RateLimit
+from .redis.client import APPLY_TIMEOUT, DEFAULT_PREFIX, connect
+from .redis.ratelimit import RedisRateLimiter
+from .redis.registry import RedisRegistry
+from .redis.store import RedisSegmentStore
+from .sqlite.database import Database
+from .sqlite.registry import SqliteRegistry
+from .sqlite.store import SqliteSegmentStore
+from .store import RateLimiter, Registry, SegmentStore
 
 
 @dataclass(frozen=True)
 class Backend:
     """The registry, segment store and rate limiter of one place, and how to name it."""
 
-    registry: AnyRegistry
+    registry: Registry
     store: SegmentStore
-    limiter: AnyLimiter
+    limiter: RateLimiter
     description: str
 
 
@@ -59,7 +62,10 @@ def open_backend(
         )
     database = Database(db, busy_timeout)
     return Backend(
-        Registry(database), SqliteSegmentStore(database), RateLimiter(rate_limit), db
+        SqliteRegistry(database),
+        SqliteSegmentStore(database),
+        MemoryRateLimiter(rate_limit),
+        db,
     )
 
 

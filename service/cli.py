@@ -7,13 +7,12 @@ import sys
 from collections.abc import Sequence
 from typing import Optional
 
-from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, parse_actions
-from .backends import AnyRegistry, check_store_url, open_backend
+from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, TokenInfo, parse_actions
+from .backends import check_store_url, open_backend
 from .ratelimit import RateLimit
-from .redis_store import DEFAULT_PREFIX
-from .registry import RegistryError, TokenInfo
+from .redis.client import DEFAULT_PREFIX
 from .settings import DEFAULT_MAX_BODY, DEFAULT_RATE_LIMIT
-from .store import StoreUnavailable, iso_time
+from .store import Registry, RegistryError, StoreUnavailable, iso_time
 
 DEFAULT_DB = "segments.db"
 
@@ -209,7 +208,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_registry(args: argparse.Namespace) -> AnyRegistry:
+def open_registry(args: argparse.Namespace) -> Registry:
     return open_backend(args.db, args.store, args.key_prefix).registry
 
 

@@ -1,4 +1,4 @@
-"""A per-token rate limit: N requests per window of S seconds, counted in memory."""
+"""A per-token rate limit: N requests per window of S seconds; windows counted in memory."""
 
 from __future__ import annotations
 
@@ -43,8 +43,22 @@ class Refusal:
     reset_at: float
     retry_after: int  # whole seconds, rounded up
 
+    def message(self, limit: Optional[RateLimit]) -> str:
+        """The 429's sentence."""
+        return (
+            f"rate limit of {limit} for this access token reached; retry in "
+            f"{self.retry_after} s (X-Ratelimit-Reset)"
+        )
 
-class RateLimiter:
+    def headers(self) -> dict[str, str]:
+        """X-Ratelimit-Reset (epoch milliseconds, as SPEC says) and Retry-After."""
+        return {
+            "X-Ratelimit-Reset": str(int(self.reset_at * 1000)),
+            "Retry-After": str(self.retry_after),
+        }
+
+
+class MemoryRateLimiter:
     """Fixed windows per key: a window starts at a key's first request after the last one.
 
     A fixed window makes the reset time exact, which is what X-Ratelimit-Reset promises.

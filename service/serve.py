@@ -12,14 +12,13 @@ import uvicorn
 
 import generated
 
-from .app import create_app
 from .backends import open_backend
 from .examples import SAMPLE_BODIES, read_curl, sample_body, sync_curl
+from .http.app import create_app
 from .ratelimit import RateLimit
-from .redis_store import RedisSegmentStore
-from .registry import Bootstrap
+from .redis.store import RedisSegmentStore
 from .settings import Settings
-from .store import StoreUnavailable
+from .store import Bootstrap, StoreUnavailable
 
 log = logging.getLogger("service")
 

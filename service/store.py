@@ -1,18 +1,27 @@
-"""The segment store's interface: what the service needs from any store (SQLite, Redis...).
+"""What the service needs from a backend (SQLite, Redis): three small Protocols and their types.
 
-An implementation keeps segments per environment and their members, and answers
-membership questions without loading a segment into memory. `apply` is the heart of it:
-every change of one request lands, or none does, and replaying a request gives the same
-state.
+A backend is one sub-package (`service/sqlite/`, `service/redis/`) holding a SegmentStore,
+a Registry and a RateLimiter; `service/backends.py` opens one of them.
+
+- SegmentStore keeps segments per environment and their members, and answers membership
+  questions without loading a segment into memory. `apply` is the heart of it: every
+  change of one request lands, or none does, and replaying a request gives the same state.
+- Registry keeps environments (client-side id -> project and environment keys) and access
+  tokens (hashed), and authenticates a request's Authorization header.
+- RateLimiter counts a token's requests in fixed windows.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Optional, Protocol
 
 from generated import SyncRequest
+
+from .access import Principal, TokenInfo
+from .ratelimit import RateLimit, Refusal
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,40 @@ class CreationRefused(StoreError):
         self.segment_keys = segment_keys
 
 
+class RegistryError(Exception):
+    """A configuration command that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """What a first start created: shown once."""
+
+    environment: Environment
+    token_id: str
+    token: str
+
+
+DEFAULT_PROJECT_KEY = "default"
+DEFAULT_ENVIRONMENT_KEY = "production"
+KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+def check_environment_keys(
+    client_side_id: str, project_key: str, environment_key: str
+) -> None:
+    """Raise RegistryError naming the first key that is not 1-128 safe characters."""
+    for label, value in (
+        ("client-side id", client_side_id),
+        ("project key", project_key),
+        ("environment key", environment_key),
+    ):
+        if not KEY.fullmatch(value):
+            raise RegistryError(
+                f'{label} "{value}" must be 1 to 128 letters, digits, ".", "_" or '
+                '"-", starting with a letter or digit'
+            )
+
+
 class SegmentStore(Protocol):
     """Segments and their members, per environment (by client-side id)."""
 
@@ -159,3 +202,55 @@ class SegmentStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Registry(Protocol):
+    """Environments and access tokens (stored as sha256 hashes only)."""
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the backend answers."""
+        ...
+
+    def bootstrap(self) -> Optional[Bootstrap]:
+        """On an empty store, create the default environment and a writer token."""
+        ...
+
+    def add_environment(
+        self, client_side_id: str, project_key: str, environment_key: str
+    ) -> Environment: ...
+
+    def environment_by_client_id(
+        self, client_side_id: str
+    ) -> Optional[Environment]: ...
+
+    def environment_by_keys(
+        self, project_key: str, environment_key: str
+    ) -> Optional[Environment]: ...
+
+    def list_environments(self) -> list[Environment]: ...
+
+    def create_token(
+        self, role: str, actions: frozenset[str] = frozenset(), name: str = ""
+    ) -> tuple[TokenInfo, str]:
+        """A new token with a built-in role, or with role 'custom' and its actions."""
+        ...
+
+    def list_tokens(self) -> list[TokenInfo]: ...
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        """Revoke a token (again is fine); its requests get 403 from then on."""
+        ...
+
+    def authenticate(self, authorization: Optional[str]) -> Principal:
+        """The principal of an Authorization header; AccessDenied says what is wrong."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """At most `limit` requests per window per key (a token id)."""
+
+    limit: Optional[RateLimit]
+
+    def check(self, key: str) -> Optional[Refusal]:
+        """Count one request for key; a Refusal when it is over the limit."""
+        ...

@@ -15,12 +15,12 @@ import pytest
 import uvicorn
 
 from service.access import parse_actions, token_from_header
-from service.app import create_app
-from service.db import Database
-from service.ratelimit import RateLimit, RateLimiter
-from service.registry import Registry
+from service.http.app import create_app
+from service.ratelimit import MemoryRateLimiter, RateLimit
 from service.settings import Settings
-from service.sqlite_store import SqliteSegmentStore
+from service.sqlite.database import Database
+from service.sqlite.registry import SqliteRegistry
+from service.sqlite.store import SqliteSegmentStore
 
 from .helpers import amplitude, heap
 
@@ -38,7 +38,7 @@ class BuggyStore(SqliteSegmentStore):
 @pytest.fixture
 def buggy(tmp_path):
     database = Database(tmp_path / "segments.db")
-    registry = Registry(database)
+    registry = SqliteRegistry(database)
     first = registry.bootstrap()
     app = create_app(
         Settings(public_url="https://flags.example.com"),
@@ -110,7 +110,7 @@ def test_a_bug_in_the_read_api_is_a_500_with_a_body(buggy):
 
 def test_rate_limiter_windows():
     now = [1000.0]
-    limiter = RateLimiter(RateLimit(2, 10), clock=lambda: now[0])
+    limiter = MemoryRateLimiter(RateLimit(2, 10), clock=lambda: now[0])
     assert limiter.check("a") is None
     now[0] += 4
     assert limiter.check("a") is None
@@ -119,7 +119,7 @@ def test_rate_limiter_windows():
     assert limiter.check("b") is None  # per key
     now[0] = 1010.0  # the window is over: a new one starts
     assert limiter.check("a") is None
-    assert RateLimiter(None).check("a") is None
+    assert MemoryRateLimiter(None).check("a") is None
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from ldclient.integrations import Files, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from service.redis_store import context_hash
+from service.redis.store import context_hash
 
 from .helpers import Service, all_members, amplitude, cli, segments_path
 from .redis_server import RedisServer, free_port, unavailable_reason

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from service.db import SCHEMA_VERSION, Database
-from service.sqlite_store import SqliteSegmentStore
+from service.sqlite.database import SCHEMA_VERSION, Database
+from service.sqlite.store import SqliteSegmentStore
 from service.store import StoreUnavailable
 
 from .test_store_contract import ENV, change, members, sync

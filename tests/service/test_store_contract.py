@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from generated import SegmentChange, SyncRequest
-from service.db import Database
-from service.redis_store import APPLY_TIMEOUT, RedisSegmentStore, connect
-from service.sqlite_store import SqliteSegmentStore
+from service.redis.client import APPLY_TIMEOUT, connect
+from service.redis.store import RedisSegmentStore
+from service.sqlite.database import Database
+from service.sqlite.store import SqliteSegmentStore
 from service.store import (
     ContextKindConflict,
     CreationRefused,

@@ -1,70 +1,36 @@
-"""Environments and access tokens, kept in the SQLite file beside the segments.
-
-This is configuration, small and rarely written, so it stays in SQLite whatever store
-holds the segments.
-"""
+"""Environments and access tokens in the SQLite file, beside the segments (registry.Registry)."""
 
 from __future__ import annotations
 
-import hmac
 import json
-import re
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from typing import Optional
 
-from .access import (
+from ..access import (
     BUILT_IN_ROLES,
     CUSTOM_ROLE,
     Principal,
+    StoredToken,
+    TokenInfo,
+    authenticate,
     new_token,
-    token_from_header,
+    role_actions,
     token_hash,
-    token_id_of,
+    token_info,
 )
-from .db import Database, now_ms
-from .store import Environment
-
-DEFAULT_PROJECT_KEY = "default"
-DEFAULT_ENVIRONMENT_KEY = "production"
-_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class RegistryError(Exception):
-    """A configuration command that cannot be done; the message says why."""
-
-
-class AccessDenied(Exception):
-    """No usable token: missing, malformed, unknown or revoked. The message never quotes it."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+from ..store import (
+    DEFAULT_ENVIRONMENT_KEY,
+    DEFAULT_PROJECT_KEY,
+    Bootstrap,
+    Environment,
+    RegistryError,
+    check_environment_keys,
+)
+from .database import Database, now_ms
 
 
-@dataclass(frozen=True)
-class TokenInfo:
-    """A token as lists show it: everything but the token."""
-
-    id: str
-    role: str
-    actions: frozenset[str]
-    name: str
-    created_at: int
-    revoked_at: Optional[int]
-
-
-@dataclass(frozen=True)
-class Bootstrap:
-    """What a first start created: shown once."""
-
-    environment: Environment
-    token_id: str
-    token: str
-
-
-class Registry:
+class SqliteRegistry:
     """Environments (client-side id -> project and environment keys) and tokens."""
 
     def __init__(self, db: Database) -> None:
@@ -98,16 +64,7 @@ class Registry:
     def add_environment(
         self, client_side_id: str, project_key: str, environment_key: str
     ) -> Environment:
-        for label, value in (
-            ("client-side id", client_side_id),
-            ("project key", project_key),
-            ("environment key", environment_key),
-        ):
-            if not _KEY.fullmatch(value):
-                raise RegistryError(
-                    f'{label} "{value}" must be 1 to 128 letters, digits, ".", "_" or '
-                    '"-", starting with a letter or digit'
-                )
+        check_environment_keys(client_side_id, project_key, environment_key)
         environment = Environment(client_side_id, project_key, environment_key)
         with self.db.write() as tx:
             if self._environment(tx, "client_side_id = ?", (client_side_id,)):
@@ -178,7 +135,7 @@ class Registry:
             rows = conn.execute(
                 f"SELECT {_TOKEN_COLUMNS} FROM tokens ORDER BY created_at, id"
             ).fetchall()
-        return [_token_info(row) for row in rows]
+        return [token_info(row) for row in rows]
 
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke a token (again is fine); its requests get 403 from now on."""
@@ -194,46 +151,32 @@ class Registry:
             raise RegistryError(
                 f'no token with id "{token_id}" (see: python -m service token list)'
             )
-        return _token_info(row)
+        return token_info(row)
+
+    def stored_token(self, token_id: str) -> Optional[StoredToken]:
+        """What the file keeps of a token, or None for an unknown id."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                "SELECT hash, role, actions, revoked_at FROM tokens WHERE id = ?",
+                (token_id,),
+            ).fetchone()
+        if row is None:
+            return None
+        stored_hash, role, actions, revoked_at = row
+        return StoredToken(
+            token_id,
+            stored_hash,
+            role,
+            role_actions(role, actions),
+            revoked_at is not None,
+        )
 
     def authenticate(self, authorization: Optional[str]) -> Principal:
         """The principal of an Authorization header; AccessDenied says what is wrong."""
-        token = token_from_header(authorization)
-        if token is None:
-            raise AccessDenied(
-                "missing_token",
-                "missing access token: send it in the Authorization header "
-                "(Authorization: <token>, or Authorization: Bearer <token>)",
-            )
-        token_id = token_id_of(token)
-        row = None
-        if token_id is not None:
-            with self.db.read() as conn:
-                row = conn.execute(
-                    "SELECT hash, role, actions, revoked_at FROM tokens WHERE id = ?",
-                    (token_id,),
-                ).fetchone()
-        # Look up by the public id, then compare the secret's hash in constant time.
-        if row is None or not hmac.compare_digest(row[0], token_hash(token)):
-            raise AccessDenied("invalid_token", "invalid access token")
-        _, role, actions, revoked_at = row
-        if revoked_at is not None:
-            raise AccessDenied("revoked_token", "this access token has been revoked")
-        if role != CUSTOM_ROLE:
-            return Principal(token_id, role, BUILT_IN_ROLES[role])
-        return Principal(token_id, role, frozenset(json.loads(actions)))
+        return authenticate(authorization, self.stored_token)
 
 
 _TOKEN_COLUMNS = "id, role, actions, name, created_at, revoked_at"
-
-
-def _token_info(row: tuple) -> TokenInfo:
-    token_id, role, actions, name, created_at, revoked_at = row
-    if role != CUSTOM_ROLE:
-        allowed = BUILT_IN_ROLES.get(role, frozenset())
-    else:
-        allowed = frozenset(json.loads(actions))
-    return TokenInfo(token_id, role, allowed, name, created_at, revoked_at)
 
 
 def _insert_environment(tx: sqlite3.Connection, environment: Environment) -> None:
@@ -260,5 +203,5 @@ def _insert_token(
         "VALUES (?, ?, ?, ?, ?, ?)",
         (token_id, token_hash(token), role, actions_json, name, created_at),
     )
-    info = _token_info((token_id, role, actions_json, name, created_at, None))
+    info = token_info((token_id, role, actions_json, name, created_at, None))
     return info, token

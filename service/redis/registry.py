@@ -1,6 +1,6 @@
-"""Environments, tokens and the rate limit in Redis: shared by every process of one service.
+"""Environments and tokens in Redis (store.Registry): shared by every process of one service.
 
-The same interface as registry.Registry and ratelimit.RateLimiter, so that two processes
+With the rate limiter of ratelimit.py, two processes
 over one Redis behave as one service: a token revoked through either is refused by both,
 and a token's requests count against one limit wherever they land. Keys (P the prefix):
 
@@ -15,85 +15,35 @@ and a token's requests count against one limit wherever they land. Keys (P the p
 
 from __future__ import annotations
 
-import hmac
 import json
-import math
 import secrets
 from typing import Optional
 
 import redis
 
-from .access import (
+from ..access import (
     BUILT_IN_ROLES,
     CUSTOM_ROLE,
     Principal,
+    StoredToken,
+    TokenInfo,
+    authenticate,
     new_token,
-    token_from_header,
+    role_actions,
     token_hash,
-    token_id_of,
+    token_info,
 )
-from .ratelimit import RateLimit, Refusal
-from .redis_store import now_ms, unavailable_on_failure
-from .registry import (
-    _KEY,
+from ..store import (
     DEFAULT_ENVIRONMENT_KEY,
     DEFAULT_PROJECT_KEY,
-    AccessDenied,
+    KEY,
     Bootstrap,
+    Environment,
     RegistryError,
-    TokenInfo,
-    _token_info,
+    check_environment_keys,
 )
-from .store import Environment
-
-# Both checks and both writes in one script: two processes starting at once on an empty
-# Redis must not both create a default environment.
-_BOOTSTRAP = """
-if redis.call('SCARD', KEYS[1]) > 0 or redis.call('SCARD', KEYS[2]) > 0 then
-  return 0
-end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[3], 'project_key', ARGV[2], 'environment_key', ARGV[3],
-  'created_at', ARGV[4])
-redis.call('SET', KEYS[4], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[5])
-redis.call('HSET', KEYS[5], 'hash', ARGV[6], 'role', ARGV[7], 'actions', ARGV[8],
-  'name', ARGV[9], 'created_at', ARGV[4])
-return 1
-"""
-
-_ADD_ENVIRONMENT = """
-if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken_id'} end
-local other = redis.call('GET', KEYS[3])
-if other then return {'taken_keys', other} end
-redis.call('SADD', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'project_key', ARGV[2], 'environment_key', ARGV[3],
-  'created_at', ARGV[4])
-redis.call('SET', KEYS[3], ARGV[1])
-return {'ok'}
-"""
-
-_REVOKE = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSETNX', KEYS[1], 'revoked_at', ARGV[1])
-return 1
-"""
-
-# A fixed window per token on Redis's clock, so that processes on hosts whose clocks
-# differ still share one window. Returns the window's start (ms) and count so far.
-_RATE = """
-local now = redis.call('TIME')
-local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local window = tonumber(ARGV[1])
-local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
-if not start or now_ms >= start + window then
-  start = now_ms
-  redis.call('HSET', KEYS[1], 'start', start, 'count', 0)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(window))
-end
-local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
-return {start, count, now_ms}
-"""
+from . import scripts
+from .client import now_ms, unavailable_on_failure
 
 
 class RedisRegistry:
@@ -102,9 +52,9 @@ class RedisRegistry:
     def __init__(self, client: redis.Redis, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
-        self._bootstrap = client.register_script(_BOOTSTRAP)
-        self._add_environment = client.register_script(_ADD_ENVIRONMENT)
-        self._revoke = client.register_script(_REVOKE)
+        self._bootstrap = client.register_script(scripts.BOOTSTRAP)
+        self._add_environment = client.register_script(scripts.ADD_ENVIRONMENT)
+        self._revoke = client.register_script(scripts.REVOKE)
 
     def _key(self, *parts: str) -> str:
         return ":".join((self.prefix, *parts))
@@ -152,16 +102,7 @@ class RedisRegistry:
     def add_environment(
         self, client_side_id: str, project_key: str, environment_key: str
     ) -> Environment:
-        for label, value in (
-            ("client-side id", client_side_id),
-            ("project key", project_key),
-            ("environment key", environment_key),
-        ):
-            if not _KEY.fullmatch(value):
-                raise RegistryError(
-                    f'{label} "{value}" must be 1 to 128 letters, digits, ".", "_" or '
-                    '"-", starting with a letter or digit'
-                )
+        check_environment_keys(client_side_id, project_key, environment_key)
         keys = [
             self._key("environments"),
             self._key("environment", client_side_id),
@@ -195,7 +136,7 @@ class RedisRegistry:
     def environment_by_keys(
         self, project_key: str, environment_key: str
     ) -> Optional[Environment]:
-        if not (_KEY.fullmatch(project_key) and _KEY.fullmatch(environment_key)):
+        if not (KEY.fullmatch(project_key) and KEY.fullmatch(environment_key)):
             return None  # such keys are never added, and ":" would confuse our keys
         with unavailable_on_failure("a read"):
             value = self.client.get(
@@ -239,7 +180,7 @@ class RedisRegistry:
             )
             pipe.sadd(self._key("tokens"), token_id)
             pipe.execute()
-        info = _token_info((token_id, role, actions_json, name, created_at, None))
+        info = token_info((token_id, role, actions_json, name, created_at, None))
         return info, token
 
     def _token_row(self, token_id: str) -> Optional[dict[str, str]]:
@@ -251,7 +192,7 @@ class RedisRegistry:
 
     def _info(self, token_id: str, row: dict[str, str]) -> TokenInfo:
         revoked_at = row.get("revoked_at")
-        return _token_info(
+        return token_info(
             (
                 token_id,
                 row["role"],
@@ -282,48 +223,20 @@ class RedisRegistry:
             )
         return self._info(token_id, row)
 
+    def stored_token(self, token_id: str) -> Optional[StoredToken]:
+        """What Redis keeps of a token, or None for an unknown id."""
+        row = self._token_row(token_id)
+        if row is None:
+            return None
+        role = row["role"]
+        return StoredToken(
+            token_id,
+            row["hash"],
+            role,
+            role_actions(role, row["actions"]),
+            "revoked_at" in row,
+        )
+
     def authenticate(self, authorization: Optional[str]) -> Principal:
         """The principal of an Authorization header; AccessDenied says what is wrong."""
-        token = token_from_header(authorization)
-        if token is None:
-            raise AccessDenied(
-                "missing_token",
-                "missing access token: send it in the Authorization header "
-                "(Authorization: <token>, or Authorization: Bearer <token>)",
-            )
-        token_id = token_id_of(token)
-        row = self._token_row(token_id) if token_id is not None else None
-        # Look up by the public id, then compare the secret's hash in constant time.
-        if row is None or not hmac.compare_digest(row["hash"], token_hash(token)):
-            raise AccessDenied("invalid_token", "invalid access token")
-        if "revoked_at" in row:
-            raise AccessDenied("revoked_token", "this access token has been revoked")
-        role = row["role"]
-        if role != CUSTOM_ROLE:
-            return Principal(token_id, role, BUILT_IN_ROLES[role])
-        return Principal(token_id, role, frozenset(json.loads(row["actions"])))
-
-
-class RedisRateLimiter:
-    """ratelimit.RateLimiter's interface with its windows in Redis, shared by processes."""
-
-    def __init__(
-        self, limit: Optional[RateLimit], client: redis.Redis, prefix: str
-    ) -> None:
-        self.limit = limit
-        self.prefix = prefix
-        self._count = client.register_script(_RATE)
-
-    def check(self, key: str) -> Optional[Refusal]:
-        """Count one request for key; a Refusal when it is over the limit."""
-        if self.limit is None:
-            return None
-        window_ms = self.limit.seconds * 1000
-        with unavailable_on_failure("the rate limit"):
-            start, count, now = self._count(
-                keys=[f"{self.prefix}:ratelimit:{key}"], args=[window_ms]
-            )
-        if count <= self.limit.requests:
-            return None
-        reset_at = (start + window_ms) / 1000
-        return Refusal(reset_at, max(1, math.ceil(reset_at - now / 1000)))
+        return authenticate(authorization, self.stored_token)

@@ -10,8 +10,7 @@ from typing import Optional
 
 from generated import SegmentChange, SyncRequest
 
-from .db import Database, now_ms
-from .store import (
+from ..store import (
     ChangeResult,
     ContextKindConflict,
     CreationRefused,
@@ -20,6 +19,7 @@ from .store import (
     IntegrationConflict,
     Segment,
 )
+from .database import Database, now_ms
 
 log = logging.getLogger("service.store")
 
@@ -35,7 +35,7 @@ _REMOVE_MEMBER = "DELETE FROM members WHERE segment_id = ? AND context_key = ?"
 
 
 class SqliteSegmentStore:
-    """SegmentStore on a Database (see db.py for connections and transactions)."""
+    """SegmentStore on a Database (see database.py for connections and transactions)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db

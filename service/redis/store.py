@@ -38,21 +38,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from base64 import b64encode
-from collections.abc import Iterator
-from contextlib import contextmanager
 from hashlib import sha256
 from itertools import chain
 from typing import Optional
 
 import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from generated import SyncRequest
 
-from .store import (
+from ..store import (
     ChangeResult,
     ContextKindConflict,
     CreationRefused,
@@ -62,146 +57,16 @@ from .store import (
     Segment,
     StoreUnavailable,
 )
+from . import scripts
+from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, unavailable_on_failure
 
 log = logging.getLogger("service.store")
-
-DEFAULT_PREFIX = "launchdarkly"
-CONNECT_TIMEOUT = 2.0  # seconds: a Redis that is down answers 503 at once, not a hang
-# Reads, tokens and the rate limit are quick; a Redis busy past its lua-time-limit (5 s)
-# answers BUSY at once, so a slower reply is a Redis that hangs.
-QUICK_TIMEOUT = 8.0
-# A million-member request runs for seconds inside Redis: syncs wait this long.
-APPLY_TIMEOUT = 60.0
 SYNCHRONIZED_EVERY = 5.0  # seconds, as often as the SDKs poll the store's status
-
-# Reply words of Redis that mean "cannot serve now", not "the script is wrong".
-_UNAVAILABLE_REPLIES = ("BUSY", "LOADING", "MISCONF", "MASTERDOWN", "TRYAGAIN", "OOM")
-
-_APPLY = """
-local prefix, env, now, may_create = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local integration, kind, count = ARGV[5], ARGV[6], tonumber(ARGV[7])
-local segments = prefix .. ':segments:' .. env
-local changes, at = {}, 8
-for i = 1, count do
-  local c = {key = ARGV[at], cohort_id = ARGV[at + 1], name = ARGV[at + 2],
-             url = ARGV[at + 3], has_url = ARGV[at + 4],
-             added = tonumber(ARGV[at + 5]), removed = tonumber(ARGV[at + 6]),
-             first = at + 7}
-  at = c.first + 2 * (c.added + c.removed)
-  changes[i] = c
-end
--- every refusal is decided before the first write
-local missing = {}
-for _, c in ipairs(changes) do
-  local seg = prefix .. ':segment:' .. env .. ':' .. c.key
-  local row = redis.call('HMGET', seg, 'context_kind', 'integration_key')
-  if row[1] then
-    if row[1] ~= kind then return {'context_kind_conflict', c.key, row[1]} end
-    if row[2] ~= integration then return {'integration_conflict', c.key, row[2]} end
-  else
-    missing[#missing + 1] = c.key
-  end
-end
-if #missing > 0 and may_create ~= '1' then
-  table.insert(missing, 1, 'creation_refused')
-  return missing
-end
-local results = {'ok'}
-for _, c in ipairs(changes) do
-  local seg = prefix .. ':segment:' .. env .. ':' .. c.key
-  local members = prefix .. ':members:' .. env .. ':' .. c.key
-  local generation = redis.call('HGET', seg, 'generation')
-  local created = 0
-  if not generation then
-    generation = redis.call('INCR', prefix .. ':segment_generation')
-    redis.call('HSET', seg, 'name', c.name, 'description', '', 'tags', '[]',
-      'context_kind', kind, 'integration_key', integration, 'cohort_id', c.cohort_id,
-      'member_count', 0, 'created_at', now, 'updated_at', now, 'generation', generation)
-    if c.has_url == '1' then redis.call('HSET', seg, 'cohort_url', c.url) end
-    redis.call('ZADD', segments, 0, c.key)
-    created = 1
-  end
-  local ref = c.key .. '.g' .. generation
-  local added, removed = 0, 0
-  local i = c.first
-  local batch = {}
-  for n = 1, c.added do
-    -- members go in batches: one ZADD per 1000 is much faster than one per member
-    batch[#batch + 1] = 0
-    batch[#batch + 1] = ARGV[i]
-    if #batch == 2000 or n == c.added then
-      added = added + redis.call('ZADD', members, unpack(batch))
-      batch = {}
-    end
-    -- always, not only when new: a replay repairs what the SDK reads
-    redis.call('SADD', ARGV[i + 1], ref)
-    i = i + 2
-  end
-  for n = 1, c.removed do
-    batch[#batch + 1] = ARGV[i]
-    if #batch == 1000 or n == c.removed then
-      removed = removed + redis.call('ZREM', members, unpack(batch))
-      batch = {}
-    end
-    redis.call('SREM', ARGV[i + 1], ref)
-    i = i + 2
-  end
-  if added > 0 or removed > 0 then
-    redis.call('HSET', seg, 'member_count', redis.call('ZCARD', members),
-      'updated_at', now)
-  end
-  results[#results + 1] = {c.key, created, added, removed}
-end
-redis.call('SET', prefix .. ':big_segments_synchronized_on', now)
-return results
-"""
-
-_UPDATE_DETAILS = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if #ARGV > 1 then redis.call('HSET', KEYS[1], 'updated_at', ARGV[1]) end
-return redis.call('HGETALL', KEYS[1])
-"""
 
 
 def context_hash(context_key: str) -> str:
     """The SDKs' hash of a context key: standard base64 of its sha256."""
     return b64encode(sha256(context_key.encode("utf-8")).digest()).decode("ascii")
-
-
-def connect(url: str, timeout: float = QUICK_TIMEOUT) -> redis.Redis:
-    """A client with timeouts, so that a Redis that is down or hangs is a 503, not a hang."""
-    try:
-        return redis.Redis.from_url(
-            url,
-            socket_connect_timeout=CONNECT_TIMEOUT,
-            socket_timeout=timeout,
-            # One immediate retry: a pooled connection from before a Redis restart is
-            # stale. Not after a timeout, which would double the wait.
-            retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-            health_check_interval=30,
-        )
-    except ValueError as error:
-        raise StoreUnavailable(f"bad Redis URL {url!r}: {error}") from None
-
-
-@contextmanager
-def unavailable_on_failure(what: str) -> Iterator[None]:
-    """Redis down, timed out, loading, out of memory: StoreUnavailable, never a 500."""
-    try:
-        yield
-    except (redis.ConnectionError, redis.TimeoutError) as error:
-        raise StoreUnavailable(f"Redis unreachable during {what}: {error}") from None
-    except redis.ResponseError as error:
-        if str(error).startswith(_UNAVAILABLE_REPLIES) or isinstance(
-            error, (redis.exceptions.ReadOnlyError, redis.exceptions.OutOfMemoryError)
-        ):
-            raise StoreUnavailable(f"Redis refused {what}: {error}") from None
-        raise
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class RedisSegmentStore:
@@ -217,8 +82,8 @@ class RedisSegmentStore:
         self.client = client
         self.apply_client = apply_client or client
         self.prefix = prefix
-        self._apply = self.apply_client.register_script(_APPLY)
-        self._update_details = client.register_script(_UPDATE_DETAILS)
+        self._apply = self.apply_client.register_script(scripts.APPLY)
+        self._update_details = client.register_script(scripts.UPDATE_DETAILS)
         self._load_scripts()
         self._stop = threading.Event()
         self._heartbeat: Optional[threading.Thread] = None

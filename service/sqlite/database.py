@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .store import StoreUnavailable
+from ..store import StoreUnavailable
 
 SCHEMA_VERSION = 1
 

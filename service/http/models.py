@@ -1,17 +1,17 @@
 """The shapes of the HTTP API as pydantic models: what /openapi.json documents.
 
 The ingest route has no model of its own (its body is each partner's, parsed by the
-generated runtime); its documentation is the dicts at the end.
+generated runtime); its documentation is in openapi.py.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
 
-from .store import Segment, iso_time
+from ..store import Segment, iso_time
 
 
 class ApiModel(BaseModel):
@@ -96,53 +96,3 @@ def segment_out(segment: Segment) -> SegmentOut:
         created_at=iso_time(segment.created_at),
         updated_at=iso_time(segment.updated_at),
     )
-
-
-# --- the ingest route's documentation
-
-INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Applied; the integration's jsonResponseBody (e.g. heap-inbound)",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-    204: {"description": "Applied (integrations without a jsonResponseBody)"},
-    400: {"model": ErrorBody, "description": "Body refused, or unknown environmentId"},
-    403: {
-        "model": ErrorBody,
-        "description": "Missing, invalid or revoked token, or its role lacks "
-        "createSegment (a new segment) or updateIncluded (members)",
-    },
-    404: {"model": ErrorBody, "description": "Unknown integration key"},
-    409: {
-        "model": ErrorBody,
-        "description": "A segment exists with another context kind (or is synced by "
-        "another integration); nothing applied",
-    },
-    413: {"model": ErrorBody, "description": "Body over the size limit"},
-    429: {
-        "model": ErrorBody,
-        "description": "Rate limited; X-Ratelimit-Reset is when to retry (epoch ms)",
-    },
-    503: {
-        "model": ErrorBody,
-        "description": "Segment store unavailable; nothing applied; see Retry-After",
-    },
-}
-INGEST_EXTRA = {
-    "requestBody": {
-        "required": True,
-        "description": "The partner's body, in the shape its manifest describes",
-        "content": {"application/json": {"schema": {"type": "object"}}},
-    },
-    "security": [{"accessToken": []}],
-}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in (
-        (400, "Invalid request"),
-        (403, "Missing, invalid or revoked token, or its role lacks the action"),
-        (404, "Unknown environment or segment"),
-        (429, "Rate limited; X-Ratelimit-Reset is when to retry (epoch ms)"),
-        (503, "Segment store unavailable; see Retry-After"),
-    )
-}

@@ -1,43 +1,57 @@
-"""The segment-targets endpoint after the checks on headers: a body in, a response out.
+"""The ingest route, `POST /api/v2/segment-targets/{integrationKey}`: a partner's sync.
 
-Runs in a worker thread (it parses and writes to the store). Every answer goes through
-the generated runtime, so an integration with a jsonResponseBody gets its body on every
-status, the service's own (403, 409, 503...) included.
+Checks in this order: integration, token, rate, role, size, body, store (service/README.md
+lists every answer). Every answer goes through the generated runtime, so an integration
+with a jsonResponseBody gets its body on every status, the service's own (403, 409,
+503...) included.
 """
 
 from __future__ import annotations
 
 import logging
 from types import ModuleType
-from typing import Optional
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Path, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 import generated
 from generated import ParseError, SyncRequest
 
-from .access import CREATE_SEGMENT, UPDATE_INCLUDED, Principal, not_allowed
-from .backends import AnyRegistry
-from .store import (
+from ..access import (
+    CREATE_SEGMENT,
+    UPDATE_INCLUDED,
+    AccessDenied,
+    Principal,
+    not_allowed,
+)
+from ..settings import Settings
+from ..store import (
     ContextKindConflict,
     CreationRefused,
     Environment,
     IntegrationConflict,
+    RateLimiter,
+    Registry,
     SegmentStore,
     StoreUnavailable,
 )
+from .errors import RETRY_AFTER_SECONDS
+from .openapi import INGEST_EXTRA, INGEST_RESPONSES
 
 log = logging.getLogger("service.ingest")
 
 # (status, headers, body), as the generated runtime answers
 RawResponse = tuple[int, dict[str, str], bytes]
-RETRY_AFTER_SECONDS = 1  # how soon to retry when the store is unavailable
 NOTHING_APPLIED = "; nothing was applied"
+IntegrationKey = Annotated[str, Path(alias="integrationKey")]
 
 
 class Ingest:
     """Parse a body with the integration's generated module, then apply it to the store."""
 
     def __init__(
-        self, registry: AnyRegistry, store: SegmentStore, public_url: str
+        self, registry: Registry, store: SegmentStore, public_url: str
     ) -> None:
         self.registry = registry
         self.store = store
@@ -151,3 +165,101 @@ def unknown_environment(environment_id: str) -> ParseError:
         "here; check the id, or add it with: python -m service environment add "
         f"{environment_id} PROJECT_KEY ENVIRONMENT_KEY",
     )
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def too_large(limit: int) -> str:
+    return f"request body is larger than the limit of {limit} bytes"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, refused (BodyTooLarge) as soon as it is known to exceed limit."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge()  # before reading a byte of it
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:  # a chunked body, or one longer than it said
+            raise BodyTooLarge()
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def as_response(response: RawResponse) -> Response:
+    status, headers, body = response
+    return Response(content=body, status_code=status, headers=headers)
+
+
+def ingest_api(
+    settings: Settings,
+    registry: Registry,
+    store: SegmentStore,
+    limiter: RateLimiter,
+) -> APIRouter:
+    """The segment-targets route."""
+    router = APIRouter()
+    ingest = Ingest(registry, store, settings.public_url)
+
+    @router.post(
+        "/api/v2/segment-targets/{integrationKey}",
+        summary="Sync a partner's cohort into a segment",
+        status_code=204,
+        response_class=Response,
+        responses=INGEST_RESPONSES,
+        openapi_extra=INGEST_EXTRA,
+        tags=["sync"],
+    )
+    async def sync_segment_targets(
+        integration_key: IntegrationKey, request: Request
+    ) -> Response:
+        """Checks in this order: integration, token, rate, role, size, body, store."""
+        try:
+            module = generated.module_for(integration_key)
+        except ParseError as error:
+            return as_response(ingest.refuse(None, None, error))
+        try:
+            return as_response(await checked_sync(module, request))
+        except Exception:  # a bug: still the integration's body, and no traceback
+            log.exception("bug in the segment-targets endpoint")
+            internal = ParseError(500, "internal_error", "internal error")
+            return as_response(ingest.refuse(module, None, internal))
+
+    async def checked_sync(module: ModuleType, request: Request) -> RawResponse:
+        """The checks that need no body, then the body read, parsed and applied."""
+        try:
+            principal = await run_in_threadpool(
+                registry.authenticate, request.headers.get("authorization")
+            )
+        except AccessDenied as denied:
+            return ingest.refuse(
+                module, None, ParseError(403, denied.code, str(denied))
+            )
+        except StoreUnavailable:
+            return ingest.unavailable(module)
+        request.state.token_id = principal.token_id
+        try:
+            refusal = await run_in_threadpool(limiter.check, principal.token_id)
+        except StoreUnavailable:
+            return ingest.unavailable(module)
+        if refusal is not None:
+            error = ParseError(429, "rate_limited", refusal.message(limiter.limit))
+            return ingest.refuse(module, None, error, None, refusal.headers())
+        if not (principal.allows(CREATE_SEGMENT) or principal.allows(UPDATE_INCLUDED)):
+            actions = f"{CREATE_SEGMENT} or {UPDATE_INCLUDED}"
+            message = not_allowed(principal, actions, "syncing")
+            return ingest.refuse(
+                module, None, ParseError(403, "action_not_allowed", message)
+            )
+        try:
+            body = await read_body(request, settings.max_body)
+        except BodyTooLarge:
+            error = ParseError(413, "body_too_large", too_large(settings.max_body))
+            return ingest.refuse(module, None, error)
+        return await run_in_threadpool(ingest.apply_body, module, principal, body)
+
+    return router

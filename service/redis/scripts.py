@@ -1,0 +1,147 @@
+"""The Lua scripts of the Redis backend, each one atomic: Redis runs a script without
+interleaving any other command, so every check a script makes holds for its writes.
+
+Registered with redis-py's `register_script` by the classes that run them.
+"""
+
+# One sync request: every refusal first, then every write. ARGV: prefix, client-side id,
+# now (ms), may_create ("1"/"0"), integration key, context kind, number of changes, then
+# per change: segment key, cohort id, name, url, has_url, #added, #removed, and
+# (member, its SDK include-set key) pairs.
+APPLY = """
+local prefix, env, now, may_create = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local integration, kind, count = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local segments = prefix .. ':segments:' .. env
+local changes, at = {}, 8
+for i = 1, count do
+  local c = {key = ARGV[at], cohort_id = ARGV[at + 1], name = ARGV[at + 2],
+             url = ARGV[at + 3], has_url = ARGV[at + 4],
+             added = tonumber(ARGV[at + 5]), removed = tonumber(ARGV[at + 6]),
+             first = at + 7}
+  at = c.first + 2 * (c.added + c.removed)
+  changes[i] = c
+end
+-- every refusal is decided before the first write
+local missing = {}
+for _, c in ipairs(changes) do
+  local seg = prefix .. ':segment:' .. env .. ':' .. c.key
+  local row = redis.call('HMGET', seg, 'context_kind', 'integration_key')
+  if row[1] then
+    if row[1] ~= kind then return {'context_kind_conflict', c.key, row[1]} end
+    if row[2] ~= integration then return {'integration_conflict', c.key, row[2]} end
+  else
+    missing[#missing + 1] = c.key
+  end
+end
+if #missing > 0 and may_create ~= '1' then
+  table.insert(missing, 1, 'creation_refused')
+  return missing
+end
+local results = {'ok'}
+for _, c in ipairs(changes) do
+  local seg = prefix .. ':segment:' .. env .. ':' .. c.key
+  local members = prefix .. ':members:' .. env .. ':' .. c.key
+  local generation = redis.call('HGET', seg, 'generation')
+  local created = 0
+  if not generation then
+    generation = redis.call('INCR', prefix .. ':segment_generation')
+    redis.call('HSET', seg, 'name', c.name, 'description', '', 'tags', '[]',
+      'context_kind', kind, 'integration_key', integration, 'cohort_id', c.cohort_id,
+      'member_count', 0, 'created_at', now, 'updated_at', now, 'generation', generation)
+    if c.has_url == '1' then redis.call('HSET', seg, 'cohort_url', c.url) end
+    redis.call('ZADD', segments, 0, c.key)
+    created = 1
+  end
+  local ref = c.key .. '.g' .. generation
+  local added, removed = 0, 0
+  local i = c.first
+  local batch = {}
+  for n = 1, c.added do
+    -- members go in batches: one ZADD per 1000 is much faster than one per member
+    batch[#batch + 1] = 0
+    batch[#batch + 1] = ARGV[i]
+    if #batch == 2000 or n == c.added then
+      added = added + redis.call('ZADD', members, unpack(batch))
+      batch = {}
+    end
+    -- always, not only when new: a replay repairs what the SDK reads
+    redis.call('SADD', ARGV[i + 1], ref)
+    i = i + 2
+  end
+  for n = 1, c.removed do
+    batch[#batch + 1] = ARGV[i]
+    if #batch == 1000 or n == c.removed then
+      removed = removed + redis.call('ZREM', members, unpack(batch))
+      batch = {}
+    end
+    redis.call('SREM', ARGV[i + 1], ref)
+    i = i + 2
+  end
+  if added > 0 or removed > 0 then
+    redis.call('HSET', seg, 'member_count', redis.call('ZCARD', members),
+      'updated_at', now)
+  end
+  results[#results + 1] = {c.key, created, added, removed}
+end
+redis.call('SET', prefix .. ':big_segments_synchronized_on', now)
+return results
+"""
+
+UPDATE_DETAILS = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+if #ARGV > 1 then redis.call('HSET', KEYS[1], 'updated_at', ARGV[1]) end
+return redis.call('HGETALL', KEYS[1])
+"""
+
+
+# --- the registry and the rate limit (service/redis/registry.py, ratelimit.py)
+
+# Both checks and both writes in one script: two processes starting at once on an empty
+# Redis must not both create a default environment.
+BOOTSTRAP = """
+if redis.call('SCARD', KEYS[1]) > 0 or redis.call('SCARD', KEYS[2]) > 0 then
+  return 0
+end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[3], 'project_key', ARGV[2], 'environment_key', ARGV[3],
+  'created_at', ARGV[4])
+redis.call('SET', KEYS[4], ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[5])
+redis.call('HSET', KEYS[5], 'hash', ARGV[6], 'role', ARGV[7], 'actions', ARGV[8],
+  'name', ARGV[9], 'created_at', ARGV[4])
+return 1
+"""
+
+ADD_ENVIRONMENT = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return {'taken_id'} end
+local other = redis.call('GET', KEYS[3])
+if other then return {'taken_keys', other} end
+redis.call('SADD', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'project_key', ARGV[2], 'environment_key', ARGV[3],
+  'created_at', ARGV[4])
+redis.call('SET', KEYS[3], ARGV[1])
+return {'ok'}
+"""
+
+REVOKE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSETNX', KEYS[1], 'revoked_at', ARGV[1])
+return 1
+"""
+
+# A fixed window per token on Redis's clock, so that processes on hosts whose clocks
+# differ still share one window. Returns the window's start (ms) and count so far.
+RATE = """
+local now = redis.call('TIME')
+local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local window = tonumber(ARGV[1])
+local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
+if not start or now_ms >= start + window then
+  start = now_ms
+  redis.call('HSET', KEYS[1], 'start', start, 'count', 0)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(window))
+end
+local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+return {start, count, now_ms}
+"""
