@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from . import ir
 from .cache import PreviousBuild, file_key, read_previous
-from .diagnostics import Diagnostic, error, has_errors
+from .diagnostics import ERROR, Diagnostic, error, has_errors, placed
 from .emit import (
     REGISTRY_FILE,
     RUNTIME_FILE,
@@ -26,6 +26,7 @@ from .validate import manifest_shape_problem, synced_segment, validate
 from .verify import verify
 
 Progress = Callable[[int, int], None]  # (files rendered so far, files to render)
+Formatter = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class BuildResult:
     skipped: tuple[str, ...]  # manifest paths without a syncedSegment capability
     keys: dict[str, str] = field(default_factory=dict)  # file -> cache key
     reused: tuple[str, ...] = ()  # files taken from the previous build unrendered
+    checked: int = 0  # manifests read (or that failed to be read)
 
     @property
     def ok(self) -> bool:
@@ -48,16 +50,18 @@ def build(
     manifests_dir: Path,
     out_dir: Optional[Path] = None,
     progress: Optional[Progress] = None,
+    formatter: Optional[Formatter] = format_source,
 ) -> BuildResult:
     """Read and compile every manifest under a folder; writes nothing.
 
     With out_dir, files whose inputs are unchanged since the build that wrote it are
-    taken from it instead of being rendered again (see compiler.cache).
+    taken from it instead of being rendered again (see compiler.cache). formatter None
+    leaves the code as emitted: `check` verifies it so without needing black.
     """
     manifests, problems = load_manifests(manifests_dir)
     previous = read_previous(out_dir) if out_dir is not None else PreviousBuild()
-    result = compile_manifests(manifests, previous, progress)
-    failed = bool(problems) or not result.ok
+    result = compile_manifests(manifests, previous, progress, formatter)
+    failed = has_errors(problems) or not result.ok
     return BuildResult(
         {} if failed else result.files,  # a failed build produces nothing
         tuple(problems) + result.diagnostics,
@@ -65,6 +69,7 @@ def build(
         result.skipped,
         result.keys,
         result.reused,
+        result.checked + sum(p.level == ERROR for p in problems),
     )
 
 
@@ -72,8 +77,24 @@ def compile_manifests(
     manifests: Sequence[Manifest],
     previous: Optional[PreviousBuild] = None,
     progress: Optional[Progress] = None,
+    formatter: Optional[Formatter] = format_source,
 ) -> BuildResult:
-    """The generated package for these manifests; the input order does not matter."""
+    """The generated package for these manifests; the input order does not matter.
+
+    Every diagnostic about a manifest carries the line and column of its node.
+    """
+    result = compile_unplaced(manifests, previous, progress, formatter)
+    maps = {m.path: m.source_map() for m in manifests}
+    placed_diagnostics = tuple(placed(d, maps.get(d.file)) for d in result.diagnostics)
+    return replace(result, diagnostics=placed_diagnostics)
+
+
+def compile_unplaced(
+    manifests: Sequence[Manifest],
+    previous: Optional[PreviousBuild],
+    progress: Optional[Progress],
+    formatter: Optional[Formatter],
+) -> BuildResult:
     previous = previous or PreviousBuild()
     diagnostics: list[Diagnostic] = []
     valid: list[Manifest] = []
@@ -107,7 +128,7 @@ def compile_manifests(
             reused.append(name)
             continue
         try:
-            files[name] = format_source(emit())
+            files[name] = emit() if formatter is None else formatter(emit())
         except FormatError as exc:
             diagnostics.append(format_problem(name, exc))
         rendered.append(name)
@@ -119,10 +140,18 @@ def compile_manifests(
         fresh = [m for m in modules if module_file(m) in rendered]
         diagnostics += verify(files, fresh, {m.key: m for m in valid})
     if has_errors(diagnostics):
-        return BuildResult({}, tuple(diagnostics), (), tuple(skipped))
+        return BuildResult(
+            {}, tuple(diagnostics), (), tuple(skipped), checked=len(manifests)
+        )
     compiled = tuple(m.key for m in modules)
     return BuildResult(
-        files, tuple(diagnostics), compiled, tuple(skipped), keys, tuple(reused)
+        files,
+        tuple(diagnostics),
+        compiled,
+        tuple(skipped),
+        keys,
+        tuple(reused),
+        len(manifests),
     )
 
 

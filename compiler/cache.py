@@ -25,9 +25,14 @@ TEMPLATES = PACKAGE.parent / "templates"
 @lru_cache(maxsize=1)
 def fingerprint() -> str:
     """A hash of everything that shapes generated code besides the manifests."""
-    from importlib.metadata import version  # slow to import; only a build needs it
+    # slow to import; only a build needs it
+    from importlib.metadata import PackageNotFoundError, version
 
-    digest = hashlib.sha256(f"{__version__} black {version('black')}".encode())
+    try:
+        black = version("black")
+    except PackageNotFoundError:  # `check` runs without black: nothing is cached then
+        black = "absent"
+    digest = hashlib.sha256(f"{__version__} black {black}".encode())
     sources = sorted(PACKAGE.rglob("*.py")) + sorted(PACKAGE.rglob("*.json"))
     for path in sources + sorted(TEMPLATES.glob("*.j2")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")

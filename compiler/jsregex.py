@@ -22,10 +22,10 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Union
 
-__all__ = ["UnsupportedRegex", "js_test", "to_code_units", "translate"]
+__all__ = ["UnsupportedRegex", "js_test", "parse_tree", "to_code_units", "translate"]
 
 
 class UnsupportedRegex(ValueError):
@@ -201,6 +201,7 @@ class _Assertion:
     """A zero-width assertion JavaScript does not let be quantified: ^ $ \\b \\B."""
 
     source: str
+    position: int = field(default=-1, compare=False)  # in the pattern, for the lints
 
     def python(self) -> str:
         return self.source
@@ -453,11 +454,11 @@ class _Parser:
         char = self.peek()
         if char == "^":
             self.pos += 1
-            return _Assertion(r"\A")  # no multiline flag: start of input only
+            return _Assertion(r"\A", start)  # no multiline flag: start of input only
         if char == "$":
             self.pos += 1
             # End of input only. Python's `$` would also match before a final "\n".
-            return _Assertion(r"\Z")
+            return _Assertion(r"\Z", start)
         if char == "\\" and self.peek(1) == "b":
             self.pos += 2
             return _Assertion(_WORD_BOUNDARY)
@@ -785,6 +786,17 @@ def _class_members(atom: Union[int, Ranges]) -> list[tuple[int, int]]:
     if isinstance(atom, int):
         return [(atom, atom)]
     return list(atom)
+
+
+def parse_tree(source: str) -> Node:
+    """The syntax tree of a pattern, for the lints (compiler.regex_facts); raises
+    UnsupportedRegex as translate does. Positions index the pattern's code units."""
+    try:
+        return _Parser(to_code_units(source)).parse()
+    except RecursionError:
+        raise UnsupportedRegex(
+            "nesting too deep", 0, "groups nest too deeply for this recursive parser"
+        ) from None
 
 
 def translate(source: str) -> str:

@@ -1,10 +1,15 @@
-"""Validate: schema, cross-field rules, the matcher and lints; returns diagnostics."""
+"""Validate: schema, cross-field rules, the matcher and lints; returns diagnostics.
+
+The lints live beside it, one module per kind of mistake: pointer_lints (spellings,
+member paths, values read from one place), matcher_lints (regex literals, anchors
+that never hold, removals taken for additions) and template_lints (names no response
+context has, body paths no pointer reads).
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
-import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Iterator
@@ -12,11 +17,19 @@ from typing import Any, Iterable, Iterator
 import jsonschema
 
 from .diagnostics import Diagnostic, error, pointer_join, warning
-from .handlebars import TemplateError, mentions
+from .handlebars import TemplateError
 from .handlebars import parse as parse_template
-from .jsregex import UnsupportedRegex, js_test, translate
+from .jsregex import UnsupportedRegex, translate
 from .load import Manifest
 from .lower_response import lower_template
+from .matcher_lints import matcher_lints
+from .pointer_lints import (
+    member_lints,
+    overlap_lints,
+    spelling_lints,
+    suggested_pointer,
+)
+from .template_lints import error_range, template_lints
 
 CAPABILITY = "/capabilities/syncedSegment"
 PARSER = CAPABILITY + "/requestParser"
@@ -27,15 +40,7 @@ POINTER_HINT = (
     'write "~" inside a token as "~0" and "/" as "~1"'
 )
 
-# Actions that must never count as "add": a matcher accepting one of these turns a
-# removal into an addition (the upstream Tealium manifest does exactly that).
-REMOVAL_WORDS = ("remove", "delete", "exit")
-REMOVAL_AFFIXES = ("", "s", "d", "_member", "_members", "-member", "-members", "_user")
-REMOVAL_PREFIXES = ("", "member_", "members_", "user_", "audience_")
-MATCHER_WORD = re.compile(r"[A-Za-z0-9_-]+")
-
 NAMED_ARRAYS = frozenset({"addMemberArrayPath", "removeMemberArrayPath"})
-BRACKET_TOKEN = re.compile(r"[^\[\]]*\[\d+\]")
 SYNTAX_ERROR = "invalid syntax: "  # how jsregex names a pattern JavaScript rejects
 
 
@@ -66,13 +71,16 @@ def validate(manifest: Manifest) -> list[Diagnostic]:
     if not isinstance(capability, dict):
         return problems
     parser = capability.get("requestParser")
-    if isinstance(parser, dict):
-        problems += cross_field_problems(manifest, parser)
-        problems += matcher_problems(manifest, parser)
-        problems += bracket_lints(manifest, parser)
+    if not isinstance(parser, dict):
+        return problems
+    problems += cross_field_problems(manifest, parser)
+    problems += matcher_problems(manifest, parser)
+    problems += spelling_lints(manifest, parser)
+    problems += member_lints(manifest, parser)
+    problems += overlap_lints(manifest, parser)
     template = capability.get("jsonResponseBody")
     if isinstance(template, str):
-        problems += template_problems(manifest, template)
+        problems += template_problems(manifest, parser, template)
     return problems
 
 
@@ -137,6 +145,7 @@ def describe_schema_error(
                 where + pointer_join(extra),
                 f'unknown property "{extra}" in {name}',
                 hint + "allowed here: " + ", ".join(allowed),
+                at_key=True,
             )
     elif kind == "required":
         missing = problem.message.split("'")[1]
@@ -147,16 +156,18 @@ def describe_schema_error(
             f'{name} is missing the required property "{missing}"',
             f'add "{missing}": '
             + value_hint(*schema_at([*problem.absolute_path, missing])),
+            at_key=True,
         )
     elif kind == "pattern":
+        fixed = suggested_pointer(problem.instance)
         yield error(
             "bad-pointer",
             manifest.path,
             where,
             f"{name} {json.dumps(problem.instance)} is not a valid JSON pointer: "
             + pointer_flaw(problem.instance),
-            f"did you mean {json.dumps(pointer_fixed(problem.instance))}? "
-            + POINTER_HINT,
+            f"did you mean {json.dumps(fixed)}? " + POINTER_HINT,
+            replacement=fixed,
         )
     elif kind == "type":
         expected = problem.validator_value
@@ -198,15 +209,13 @@ def value_hint(schema: dict, description: str) -> str:
 
 
 def pointer_flaw(pointer: str) -> str:
+    if pointer.startswith("$"):
+        return "it is JSONPath, not a JSON pointer"
+    if pointer.startswith("#"):
+        return "it is a URI fragment; the pointer is what follows the #"
     if not pointer.startswith("/"):
         return 'it does not start with "/"'
     return '"~" must be followed by 0 or 1 (an escape)'
-
-
-def pointer_fixed(pointer: str) -> str:
-    """The pointer most likely meant: a leading "/" added, a lone "~" escaped."""
-    fixed = pointer if pointer.startswith("/") else "/" + pointer
-    return re.sub("~(?![01])", "~0", fixed)
 
 
 def article(json_type_name: str) -> str:
@@ -342,21 +351,10 @@ def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
                 f"matcher {json.dumps(matcher)} has no exact Python equivalent: {exc}",
                 f"rewrite it without the {exc.construct}; an anchored alternation "
                 "such as ^(add|add_members)$ is usually all a matcher needs",
+                within=(exc.position, exc.position + 1),
             )
         ]
-    accepted = [a for a in removal_candidates(matcher) if js_test(pattern, a)]
-    if not accepted:
-        return []
-    return [
-        warning(
-            "matcher-accepts-removal",
-            manifest.path,
-            where,
-            f"matcher {json.dumps(matcher)} also matches {json.dumps(accepted[0])}, "
-            "so a removal would be applied as an addition",
-            "anchor the matcher to the add actions only, e.g. ^add_member$",
-        )
-    ]
+    return matcher_lints(manifest, parser, pattern)
 
 
 def invalid_matcher(
@@ -371,32 +369,8 @@ def invalid_matcher(
         f"{what} at position {exc.position}: {exc.reason}",
         f"fix the syntax at position {exc.position} (JavaScript's new RegExp rejects "
         "it too), e.g. ^(add|add_members)$",
+        within=(exc.position, exc.position + 1),
     )
-
-
-def removal_candidates(matcher: str) -> tuple[str, ...]:
-    """The usual removal spellings, then the words of the matcher itself that name a
-    removal (REMOVE_MEMBERS, remove_from_audience, exited): the spellings cannot
-    foresee every partner's action names, but the matcher spells out its own.
-    """
-    own = [
-        word
-        for word in MATCHER_WORD.findall(matcher)
-        if any(removal in word.lower() for removal in REMOVAL_WORDS)
-    ]
-    return removal_actions() + tuple(own)
-
-
-@lru_cache(maxsize=1)
-def removal_actions() -> tuple[str, ...]:
-    """Plausible action names that mean remove, in the spellings partners use."""
-    actions = []
-    for word in REMOVAL_WORDS:
-        for spelled in (word, word.upper(), word.capitalize()):
-            for prefix in REMOVAL_PREFIXES:
-                for affix in REMOVAL_AFFIXES:
-                    actions.append(prefix + spelled + affix)
-    return tuple(actions)
 
 
 # --- jsonResponseBody ------------------------------------------------------------------
@@ -409,7 +383,9 @@ TEMPLATE_HINT = (
 )
 
 
-def template_problems(manifest: Manifest, template: str) -> list[Diagnostic]:
+def template_problems(
+    manifest: Manifest, parser: dict, template: str
+) -> list[Diagnostic]:
     where = CAPABILITY + "/jsonResponseBody"
     try:
         lower_template(template)
@@ -422,66 +398,7 @@ def template_problems(manifest: Manifest, template: str) -> list[Diagnostic]:
                 f"jsonResponseBody line {exc.line}, column {exc.column}: "
                 f"{exc.construct} {exc.reason}",
                 exc.hint or TEMPLATE_HINT,
+                within=error_range(template, exc.line, exc.column, exc.construct),
             )
         ]
-    if mentions(parse_template(template), "errorMessage"):
-        return []
-    return [
-        warning(
-            "response-without-error",
-            manifest.path,
-            where,
-            "jsonResponseBody never uses errorMessage, so a failed request "
-            "answers with the same body as a successful one",
-            'add the error, e.g. {{#if errorMessage}}"error": "{{errorMessage}}"'
-            "{{/if}}",
-        )
-    ]
-
-
-# --- pointer lints --------------------------------------------------------------------
-
-
-def pointer_properties(parser: dict) -> Iterator[tuple[str, str]]:
-    """(manifest pointer, value) of every pointer-valued property of a requestParser."""
-    for name, value in parser.items():
-        if name.endswith("Path") and isinstance(value, str):
-            yield PARSER + pointer_join(name), value
-    for group, base in (("arrayInclusion", "path"), ("memberArrayParser", None)):
-        nested = parser.get(group)
-        if not isinstance(nested, dict):
-            continue
-        for name, value in nested.items():
-            if isinstance(value, str) and (name == base or name.endswith("Path")):
-                yield PARSER + pointer_join(group, name), value
-
-
-def bracket_lints(manifest: Manifest, parser: dict) -> list[Diagnostic]:
-    problems = []
-    for where, pointer in pointer_properties(parser):
-        tokens = pointer.split("/")[1:]
-        bracketed = [t for t in tokens if BRACKET_TOKEN.fullmatch(t)]
-        if not bracketed:
-            continue
-        fixed = "".join("/" + unbracket(t) for t in tokens)
-        problems.append(
-            warning(
-                "bracket-index",
-                manifest.path,
-                where,
-                f"{json.dumps(pointer)} looks like bracket indexing "
-                f"({', '.join(json.dumps(t) for t in bracketed)}), which JSON pointers "
-                "do not have: the token is read as a property name",
-                f"did you mean {json.dumps(fixed)}? a JSON pointer indexes an array "
-                "with a token of its own",
-            )
-        )
-    return problems
-
-
-def unbracket(token: str) -> str:
-    """batch[0] -> batch/0 (a token that is not bracketed stays as it is)."""
-    if not BRACKET_TOKEN.fullmatch(token):
-        return token
-    name, index = token[:-1].split("[")
-    return f"{name}/{index}" if name else index
+    return template_lints(manifest, parser, template, parse_template(template))

@@ -3,7 +3,8 @@
 Each file in ../shared/reference/upstream-manifests/ holds {"key", "syncedSegment"} as
 LaunchDarkly publishes it. Wrapped into a full integration-framework manifest (the other
 top-level fields and capabilities a real one carries), all of them compile in one build,
-and the only thing said is the known flaw of the upstream Tealium matcher.
+and the only things said are the known flaws: the upstream Tealium matcher, and the
+seeds/002 response template in LaunchDarkly's second example integration.
 """
 
 from __future__ import annotations
@@ -133,6 +134,10 @@ def test_the_build_succeeds_and_compiles_every_key(upstream_build, published):
 def test_the_only_diagnostics_are_the_known_lints(upstream_build, published):
     expected = {
         ("tealium-synced-segments", "matcher-accepts-removal", MATCHER),
+        # the seeds/002 template, which reads requestBody.environmentId from a body
+        # whose environment id sits at /parameters/mixpanel_project_id: it always
+        # answers "environmentId": "" (see the test below)
+        ("example-synced-segment-integration2", "template-unread-body", RESPONSE),
     }
     for key, synced_segment in published.items():
         template = synced_segment.get("jsonResponseBody")
@@ -153,3 +158,17 @@ def test_the_tealium_warning_names_the_removal_it_accepts(upstream_build):
     ]
     assert '"remove_member"' in warning.message
     assert warning.file.endswith("tealium-synced-segments/manifest.json")
+
+
+def test_the_template_warning_names_the_pointer_that_reads_the_environment(
+    upstream_build,
+):
+    (warning,) = [
+        d for d in upstream_build.diagnostics if d.code == "template-unread-body"
+    ]
+    assert "{{requestBody.environmentId}}" in warning.message
+    assert warning.hint == (
+        'environmentIdPath reads "/parameters/mixpanel_project_id": did you mean '
+        "{{requestBody.parameters.mixpanel_project_id}}?"
+    )
+    assert "{{requestBody.parameters.mixpanel_project_id}}" in warning.replacement

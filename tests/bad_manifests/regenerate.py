@@ -34,12 +34,11 @@ def build_case(case: str) -> tuple[BuildResult | None, list[Diagnostic]]:
 
     The result is None when the file cannot be loaded at all (as for invalid JSON).
     """
-    manifest, problem = load_one(CASES / case)
-    if problem is not None:
-        return None, [problem]
-    assert manifest is not None
+    manifest, problems = load_one(CASES / case)
+    if manifest is None:
+        return None, problems
     result = compile_manifests([manifest])
-    return result, list(result.diagnostics)
+    return result, problems + list(result.diagnostics)
 
 
 def render(diagnostics: Sequence[Diagnostic]) -> str:

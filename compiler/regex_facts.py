@@ -1,0 +1,192 @@
+"""Regex facts: what a matcher's syntax tree says about the strings it can match.
+
+Part of validate, for the matcher lints. Two small analyses over compiler.jsregex's
+tree (its own node classes, read here and nowhere else):
+
+- whether an anchor can ever hold where it stands: `^` needs nothing consumed before
+  it, `$` nothing after it. A forward pass tracks whether the position may still be
+  the start of the input, a backward pass whether it may be the end, over every path
+  of alternations, groups, repeats and lookarounds. `a^b`, `$a` and `/^add$/` match no
+  string at all.
+- a sample of the strings the matcher accepts, one or two per choice, so the lint can
+  look at what the matcher takes for an addition (`^(add|remove)_member$` takes
+  "remove_member").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import islice, product
+from typing import Iterator
+
+from .jsregex import (
+    Node,
+    _Alternation,
+    _Assertion,
+    _CharSet,
+    _Group,
+    _Repeat,
+    _Sequence,
+)
+
+START, LATER = "start", "later"  # forward: may the position be the input's start?
+END, EARLIER = "end", "earlier"  # backward: may it be the input's end?
+ANYWHERE = frozenset({START, LATER})
+ANYWHERE_BACK = frozenset({END, EARLIER})
+LOOKAHEADS = ("lookahead",)
+LOOKBEHINDS = ("lookbehind",)
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """An anchor that can never hold: its symbol and its position in the pattern."""
+
+    symbol: str
+    position: int
+
+
+def dead_anchors(tree: Node) -> tuple[bool, list[Anchor]]:
+    """(whether the pattern can match no string, the anchors that can never hold)."""
+    forward: list[Anchor] = []
+    backward: list[Anchor] = []
+    dead_forward = not _forward(tree, ANYWHERE, forward)
+    dead_backward = not _backward(tree, ANYWHERE_BACK, backward)
+    culprits = (forward if dead_forward else []) + (backward if dead_backward else [])
+    return dead_forward or dead_backward, sorted(culprits, key=lambda a: a.position)
+
+
+def alternatives(tree: Node) -> tuple[Node, ...]:
+    """The top-level alternatives of a pattern (one when there is no `|`)."""
+    return tree.alternatives if isinstance(tree, _Alternation) else (tree,)
+
+
+def _forward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozenset:
+    """The states after node, given the states before it (empty: it cannot match)."""
+    if not states:
+        return states
+    if isinstance(node, _CharSet):
+        return frozenset({LATER}) if node.ranges else frozenset()
+    if isinstance(node, _Assertion):
+        if node.source == r"\A":
+            if START not in states:
+                culprits.append(Anchor("^", node.position))
+            return states & {START}
+        return states
+    if isinstance(node, _Sequence):
+        for item in node.items:
+            states = _forward(item, states, culprits)
+        return states
+    if isinstance(node, _Alternation):
+        return frozenset().union(
+            *(_forward(a, states, culprits) for a in node.alternatives)
+        )
+    if isinstance(node, _Group):
+        return _forward_group(node, states, culprits)
+    assert isinstance(node, _Repeat)
+    return _repeat(lambda s: _forward(node.atom, s, culprits), node, states)
+
+
+def _forward_group(
+    node: _Group, states: frozenset, culprits: list[Anchor]
+) -> frozenset:
+    if node.kind in ("capture", "group"):
+        return _forward(node.body, states, culprits)
+    if node.kind in LOOKAHEADS:  # must match from here; consumes nothing
+        return states if _forward(node.body, states, culprits) else frozenset()
+    if node.kind in LOOKBEHINDS:  # must match ending here, from anywhere before
+        return states & _forward(node.body, ANYWHERE, culprits)
+    return states  # a negative lookaround constrains nothing we track
+
+
+def _backward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozenset:
+    """The states before node, given the states after it (mirror of _forward)."""
+    if not states:
+        return states
+    if isinstance(node, _CharSet):
+        return frozenset({EARLIER}) if node.ranges else frozenset()
+    if isinstance(node, _Assertion):
+        if node.source == r"\Z":
+            if END not in states:
+                culprits.append(Anchor("$", node.position))
+            return states & {END}
+        return states
+    if isinstance(node, _Sequence):
+        for item in reversed(node.items):
+            states = _backward(item, states, culprits)
+        return states
+    if isinstance(node, _Alternation):
+        return frozenset().union(
+            *(_backward(a, states, culprits) for a in node.alternatives)
+        )
+    if isinstance(node, _Group):
+        if node.kind in ("capture", "group"):
+            return _backward(node.body, states, culprits)
+        if node.kind in LOOKAHEADS:  # matches from here to anywhere after
+            return states & _backward(node.body, ANYWHERE_BACK, culprits)
+        if node.kind in LOOKBEHINDS:
+            return states if _backward(node.body, states, culprits) else frozenset()
+        return states
+    assert isinstance(node, _Repeat)
+    return _repeat(lambda s: _backward(node.atom, s, culprits), node, states)
+
+
+def _repeat(step, node: _Repeat, states: frozenset) -> frozenset:
+    """States after `minimum` to `maximum` steps; two states, so a few steps settle it."""
+    for _ in range(min(node.minimum, 4)):
+        states = step(states)
+    if node.maximum is not None and node.maximum <= node.minimum:
+        return states
+    reached = states
+    for _ in range(4):
+        reached = reached | step(reached)
+    return reached
+
+
+# --- samples of accepted strings ---------------------------------------------------------
+
+_PREFERRED = "abcdefghijklmnopqrstuvwxyz_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-"
+
+
+def samples(tree: Node, limit: int = 200) -> list[str]:
+    """Up to `limit` strings built along the pattern's choices (unchecked: lookarounds
+    and anchors are ignored, so the caller tests each with the real matcher)."""
+    return list(islice(dict.fromkeys(_samples(tree, limit)), limit))
+
+
+def _samples(node: Node, limit: int) -> Iterator[str]:
+    if isinstance(node, _CharSet):
+        yield from _chars(node)
+    elif isinstance(node, _Assertion):
+        yield ""
+    elif isinstance(node, _Sequence):
+        parts = [list(islice(_samples(item, limit), limit)) for item in node.items]
+        for combination in islice(product(*parts), limit):
+            yield "".join(combination)
+    elif isinstance(node, _Alternation):
+        for alternative in node.alternatives:
+            yield from islice(_samples(alternative, limit), limit)
+    elif isinstance(node, _Group):
+        if node.kind in ("capture", "group"):
+            yield from _samples(node.body, limit)
+        else:
+            yield ""
+    else:
+        assert isinstance(node, _Repeat)
+        atoms = list(islice(_samples(node.atom, limit), 4))
+        counts = {min(node.minimum, 3)}
+        if node.maximum is None or node.maximum > node.minimum:
+            counts.add(min(node.minimum, 3) + 1)
+        for count in sorted(counts):
+            for atom in atoms:
+                yield atom * count
+
+
+def _chars(node: _CharSet) -> Iterator[str]:
+    """One or two characters of a set: the literal itself, or letters first."""
+    if not node.ranges:
+        return
+    if len(node.ranges) == 1 and node.ranges[0][0] == node.ranges[0][1]:
+        yield chr(node.ranges[0][0])
+        return
+    found = [c for c in _PREFERRED if any(lo <= ord(c) <= hi for lo, hi in node.ranges)]
+    yield from found[:2] or [chr(node.ranges[0][0])]
