@@ -159,7 +159,9 @@ def test_examples_through_handle(shipped):
     )
     assert (status, headers) == (200, {"Content-Type": "application/json"})
     assert json.loads(body) == {
-        "environmentId": "",  # requestBody.environmentId: this body has none
+        # the template reads requestBody.parameters.integration_project_id (seeds/002's
+        # reads requestBody.environmentId, which this body never has: a lint says so)
+        "environmentId": "abcd123",
         "projectKey": "default",
         "envKey": "abcd123",
         "segmentKey": "example-single-property-segment-1234",
