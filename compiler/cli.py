@@ -1,4 +1,9 @@
-"""Command line: `python -m compiler build | check | parse`."""
+"""Command line: `python -m compiler build | check | parse | try`.
+
+Mistakes in what it is given (files, folders, a missing black) are one line on stderr
+and exit 2 (compiler.paths); manifest problems are diagnostics and exit 1; nothing
+ends in a traceback (set COMPILER_TRACEBACK=1 to see one for a compiler bug).
+"""
 
 from __future__ import annotations
 
@@ -6,25 +11,53 @@ import argparse
 import difflib
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from types import ModuleType
 from typing import Sequence
 
-from . import write
+from . import paths, write
 from .build import BuildResult, build
 from .cache import cache_text
-from .diagnostics import ERROR, WARNING
+from .diagnostics import ERROR, FORMATS, WARNING, Diagnostic, render_all
+from .load import EXAMPLES_DIR
+from .paths import UsageError
 
 DEFAULT_MANIFESTS = Path("manifests")
 DEFAULT_OUT = Path("generated")
 REBUILD = "python -m compiler build"
+BLACK = "black==25.9.0"  # as pinned in pyproject.toml
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except UsageError as mistake:
+        return fail(str(mistake))
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except BrokenPipeError:  # `... | head`: the reader left; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # a file that vanished or could not be written meanwhile
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}")
+    except Exception as bug:  # noqa: BLE001 - one line, not a traceback
+        if os.environ.get("COMPILER_TRACEBACK"):
+            raise
+        return fail(
+            f"internal error ({type(bug).__name__}: {bug}); this is a compiler bug: "
+            "please report it with the manifest (COMPILER_TRACEBACK=1 shows where)",
+            70,
+        )
+
+
+def fail(message: str, status: int = 2) -> int:
+    print(f"python -m compiler: error: {message}", file=sys.stderr)
+    return status
 
 
 def arguments() -> argparse.ArgumentParser:
@@ -48,14 +81,17 @@ def arguments() -> argparse.ArgumentParser:
         help="write nothing; exit 1 when the output folder differs from what "
         "the manifests produce (CI runs this)",
     )
+    add_format_option(build_cmd)
     build_cmd.set_defaults(run=run_build)
 
     check_cmd = commands.add_parser(
         "check",
         help="validate and lint the manifests only",
-        description="Validate and lint every manifest; exit 1 on errors.",
+        description="Validate and lint every manifest, and verify its templates; "
+        "writes nothing, needs no black. Exit 1 on errors.",
     )
     add_manifests_option(check_cmd)
+    add_format_option(check_cmd)
     check_cmd.set_defaults(run=run_check)
 
     parse_cmd = commands.add_parser(
@@ -70,6 +106,44 @@ def arguments() -> argparse.ArgumentParser:
     )
     add_out_option(parse_cmd)
     parse_cmd.set_defaults(run=run_parse)
+
+    try_cmd = commands.add_parser(
+        "try",
+        help="compile one manifest in memory and run bodies through it",
+        description="Compile MANIFEST (a manifest.json, or its folder: the folder "
+        "name is the integration key) in memory, writing nothing, and print for each "
+        "BODY the to_json() result and the response (status, headers, body). Without "
+        f"BODY, the folder's {EXAMPLES_DIR}/*.json are tried. Exit 1 when the "
+        "manifest has errors or a body is refused.",
+    )
+    try_cmd.add_argument(
+        "manifest", metavar="MANIFEST", type=Path, help="manifest.json or its folder"
+    )
+    try_cmd.add_argument(
+        "bodies",
+        metavar="BODY",
+        type=Path,
+        nargs="*",
+        help="request body files, - for stdin",
+    )
+    try_cmd.add_argument(
+        "--key", help="the integration key (default: the manifest's folder name)"
+    )
+    try_cmd.add_argument(
+        "--module", action="store_true", help="also print the generated module"
+    )
+    try_cmd.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where segmentUrl in a jsonResponseBody points",
+    )
+    try_cmd.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default), or one JSON object with everything",
+    )
+    try_cmd.set_defaults(run=run_try)
     return parser
 
 
@@ -93,42 +167,77 @@ def add_out_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_format_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="how diagnostics are printed: text (stderr, default), json (one array "
+        "on stdout) or github (workflow annotations on stdout)",
+    )
+
+
 # --- build / check -------------------------------------------------------------------
 
 
 def run_check(args: argparse.Namespace) -> int:
-    result = build(args.manifests)
-    report(result, args.manifests)
+    manifests = paths.manifests_folder(args.manifests)
+    result = build(manifests, formatter=None)  # verified as emitted: no black needed
+    report(result, manifests, args.format)
+    print(summary(result, manifests, "checked"), file=sys.stderr)
     return 0 if result.ok else 1
 
 
 def run_build(args: argparse.Namespace) -> int:
+    manifests = paths.manifests_folder(args.manifests)
+    out = paths.out_folder(args.out)
+    if importlib.util.find_spec("black") is None:
+        raise UsageError(
+            f"black is not installed: build formats the generated code with {BLACK}; "
+            f"install it (`pip install {BLACK}`) or run `./dev build` (`check` and "
+            "`try` work without it)"
+        )
+    say = human_output(args.format)
     started = time.perf_counter()
-    result = build(args.manifests, args.out, show_progress)
-    report(result, args.manifests)
+    result = build(manifests, out, show_progress)
+    report(result, manifests, args.format)
+    if result.diagnostics:
+        print(summary(result, manifests, "built"), file=sys.stderr)
     if not result.ok:
         print("build failed: nothing written", file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
     reused = f", {len(result.reused)} files unchanged since the last build"
-    print(
+    say(
         f"compiled {len(result.compiled)} integrations in {seconds:.2f} s"
         + (reused if result.reused else "")
     )
-    changes = write.plan(args.out, result.files)
+    changes = write.plan(out, result.files)
     if args.check:
-        return report_drift(args.out, result.files, changes)
-    write.apply(args.out, result.files, changes)
-    write.write_cache(args.out, cache_text(result.keys, result.files))
+        return report_drift(out, result.files, changes)
+    foreign = paths.foreign_files(out, list(changes.changed))
+    if foreign:
+        raise UsageError(
+            f"--out {out}: {', '.join(foreign)} would be overwritten, but the compiler "
+            "did not write it; nothing written: pick another --out, or move it away"
+        )
+    write.apply(out, result.files, changes)
+    write.write_cache(out, cache_text(result.keys, result.files))
     for name in changes.changed:
-        print(f"  wrote {args.out / name}")
+        say(f"  wrote {out / name}")
     for name in changes.stale:
-        print(f"  removed {args.out / name} (its manifest is gone)")
-    print(
-        f"{args.out}/: {len(changes.changed)} written, {len(changes.unchanged)} "
+        say(f"  removed {out / name} (its manifest is gone)")
+    say(
+        f"{out}/: {len(changes.changed)} written, {len(changes.unchanged)} "
         f"unchanged, {len(changes.stale)} removed"
     )
     return 0
+
+
+def human_output(format: str):
+    """print for the lines people read: stdout, except when stdout carries JSON."""
+    stream = sys.stderr if format == "json" else sys.stdout
+    return lambda line: print(line, file=stream)
 
 
 def show_progress(done: int, total: int) -> None:
@@ -137,18 +246,27 @@ def show_progress(done: int, total: int) -> None:
         print(f"  rendered {done}/{total} files", file=sys.stderr, flush=True)
 
 
-def report(result: BuildResult, manifests_dir: Path) -> None:
+def report(result: BuildResult, manifests_dir: Path, format: str = "text") -> None:
     for path in result.skipped:
-        print(f"{path}: skipped: no capabilities.syncedSegment", file=sys.stderr)
-    for diagnostic in result.diagnostics:
-        print(diagnostic.render(), file=sys.stderr)
+        if format == "github":
+            print(f"::notice file={path}::skipped: no capabilities.syncedSegment")
+        else:
+            print(f"{path}: skipped: no capabilities.syncedSegment", file=sys.stderr)
+    text = render_all(result.diagnostics, format)
+    if format == "text":
+        sys.stderr.write(text)
+    elif format == "json" or text:
+        sys.stdout.write(text)
+
+
+def summary(result: BuildResult, manifests_dir: Path, verb: str) -> str:
     errors = sum(d.level == ERROR for d in result.diagnostics)
     warnings = sum(d.level == WARNING for d in result.diagnostics)
-    if errors or warnings:
-        print(
-            f"{manifests_dir}/: {errors} error(s), {warnings} warning(s)",
-            file=sys.stderr,
-        )
+    skipped = f" ({len(result.skipped)} skipped)" if result.skipped else ""
+    return (
+        f"{manifests_dir}/: {verb} {result.checked} manifest(s){skipped}: "
+        f"{errors} error(s), {warnings} warning(s)"
+    )
 
 
 def report_drift(out: Path, files: dict[str, str], changes: write.Plan) -> int:
@@ -178,15 +296,21 @@ def report_drift(out: Path, files: dict[str, str], changes: write.Plan) -> int:
 
 
 def run_parse(args: argparse.Namespace) -> int:
-    if not (args.out / "__init__.py").is_file():
-        print(f"{args.out}/ has no generated package; run `{REBUILD}`", file=sys.stderr)
-        return 1
-    package = import_package(args.out)
-    body = sys.stdin.buffer.read() if str(args.body) == "-" else args.body.read_bytes()
+    out = paths.package_folder(args.out)
+    body = paths.body_bytes(args.body)
+    package = import_package(out)
     try:
         _, result = package.read_request(package.parser_for(args.key), body)
     except package.ParseError as unknown:  # no such integration
-        result = unknown
+        built = ", ".join(sorted(package.INTEGRATIONS)) or "none"
+        print(
+            f"{unknown.status} {unknown.code}: {unknown.message}: {out}/ has "
+            f"{built}; to build it, add manifests/{args.key}/manifest.json and run "
+            f"`{REBUILD}`, or try it without building: `python -m compiler try "
+            f"manifests/{args.key} {args.body}`",
+            file=sys.stderr,
+        )
+        return 1
     if isinstance(result, package.ParseError):
         print(f"{result.status} {result.code}: {result.message}", file=sys.stderr)
         return 1
@@ -195,8 +319,11 @@ def run_parse(args: argparse.Namespace) -> int:
 
 
 def import_package(folder: Path) -> ModuleType:
-    """Import a generated package from any folder, under its own folder name."""
+    """Import a generated package from any folder, under its folder name (or a private
+    one when that name is taken)."""
     name = folder.resolve().name
+    if name in sys.modules or not name.isidentifier():
+        name = f"_segment_sync_{abs(hash(str(folder.resolve())))}"
     spec = importlib.util.spec_from_file_location(
         name, folder / "__init__.py", submodule_search_locations=[str(folder)]
     )
@@ -205,3 +332,82 @@ def import_package(folder: Path) -> ModuleType:
     sys.modules[name] = package
     spec.loader.exec_module(package)
     return package
+
+
+# --- try ---------------------------------------------------------------------------------
+
+
+def run_try(args: argparse.Namespace) -> int:
+    from .trial import try_manifest  # imports the build pipeline: only `try` needs it
+
+    file, key = paths.manifest_argument(args.manifest, args.key)
+    raw = paths.read_bytes(file, "MANIFEST")
+    body_paths = args.bodies or example_bodies(file)
+    bodies = {
+        ("stdin" if str(p) == "-" else str(p)): paths.body_bytes(p) for p in body_paths
+    }
+    trial = try_manifest(key, raw, bodies, file=str(file), public_url=args.public_url)
+    if args.format == "json":
+        print(json.dumps(trial_json(trial), indent=2, ensure_ascii=False))
+    else:
+        print_trial(trial, file, args.module)
+    return 0 if trial.ok else 1
+
+
+def example_bodies(file: Path) -> list[Path]:
+    found = sorted((file.parent / EXAMPLES_DIR).glob("*.json"))
+    if not found:
+        raise UsageError(
+            f"give one or more BODY.json files to try (- reads stdin); "
+            f"{file.parent / EXAMPLES_DIR}/ has no example bodies"
+        )
+    return found
+
+
+def print_trial(trial, file: Path, show_module: bool) -> None:
+    sys.stderr.write(render_all(trial.diagnostics))
+    if not trial.module:
+        print(f"{file}: {count(trial.diagnostics)}; nothing to try", file=sys.stderr)
+        return
+    print(f"{file}: {trial.key} compiles ({count(trial.diagnostics)})")
+    if show_module:
+        print(trial.module)
+    for body in trial.bodies:
+        print(f"--- {body.name}")
+        if body.refused:
+            print(f"refused: {body.error}")
+        else:
+            print("result (to_json):")
+            print(json.dumps(body.result, indent=2, ensure_ascii=False))
+        print(f"response: {body.status}")
+        for name, value in body.headers.items():
+            print(f"{name}: {value}")
+        if body.body:
+            print()
+            print(body.body.decode("utf-8", errors="replace"))
+
+
+def count(diagnostics: Sequence[Diagnostic]) -> str:
+    errors = sum(d.level == ERROR for d in diagnostics)
+    warnings = sum(d.level == WARNING for d in diagnostics)
+    return f"{errors} error(s), {warnings} warning(s)"
+
+
+def trial_json(trial) -> dict:
+    return {
+        "key": trial.key,
+        "ok": trial.ok,
+        "diagnostics": [d.as_json() for d in trial.diagnostics],
+        "module": trial.module,
+        "bodies": [
+            {
+                "name": b.name,
+                "status": b.status,
+                "headers": b.headers,
+                "body": b.body.decode("utf-8", errors="replace"),
+                "result": b.result,
+                "error": b.error or None,
+            }
+            for b in trial.bodies
+        ],
+    }
