@@ -172,6 +172,10 @@ def load_examples(folder: Path) -> tuple[tuple[Example, ...], list[Diagnostic]]:
         try:
             document = json.loads(body.decode("utf-8-sig"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            where = {}
+            if isinstance(exc, json.JSONDecodeError):
+                where = {"line": exc.lineno, "column": exc.colno}
+                where.update(end_line=exc.lineno, end_column=exc.colno + 1)
             problems.append(
                 warning(
                     "example-not-json",
@@ -180,6 +184,7 @@ def load_examples(folder: Path) -> tuple[tuple[Example, ...], list[Diagnostic]]:
                     f"the example body is not JSON: {exc}",
                     "fix the example, or remove it (examples inform the lints and "
                     "`try`, not the generated parser)",
+                    **where,
                 )
             )
             document = None

@@ -38,7 +38,7 @@ ADDITION_STEMS = ("add", "join", "enter", "includ", "insert", "subscrib", "enrol
 WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 REGEX_LITERAL = re.compile(r"/(?P<body>.+)/(?P<flags>[dgimsuyv]*)", re.DOTALL)
 FLAG_ADVICE = {
-    "i": "list the spellings instead of /i",
+    "i": "the matcher is case-sensitive, so the fix spells each letter both ways",
     "m": "^ and $ only ever match at the start and end of the action",
     "s": 'write [\\s\\S] for "any character including a newline"',
     "u": "the matcher is read without the u flag",
@@ -152,6 +152,9 @@ def removals(
     candidates = removal_candidates(manifest, parser, matcher)
     accepted = [a for a in candidates if js_test(python_pattern, a)]
     shown = example_actions(manifest, parser)
+    source = ""
+    if accepted and accepted[0] in shown:
+        source = " (an action an example body sends)"
     rejected = [a for a in shown if looks_like_addition(a) and not looks_like_removal(a)
                 and not js_test(python_pattern, a)]  # fmt: skip
     problems = []
@@ -161,8 +164,8 @@ def removals(
                 "matcher-accepts-removal",
                 manifest.path,
                 WHERE,
-                f"matcher {json.dumps(matcher)} also matches {json.dumps(accepted[0])}, "
-                "so a removal would be applied as an addition",
+                f"matcher {json.dumps(matcher)} also matches {json.dumps(accepted[0])}"
+                f"{source}, so a removal would be applied as an addition",
                 "anchor the matcher to the add actions only, e.g. ^add_member$",
             )
         )

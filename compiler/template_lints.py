@@ -176,8 +176,10 @@ def unknown_name(
         fixed_tag = written.replace(name, meant, 1)
         replacement = template[: within[0]] + fixed_tag + template[within[1] :]
         hint = f"did you mean {fixed_tag}? "
+    elif use.path.data:
+        hint = f"move {written} inside an {{{{#each ...}}}} block, or remove it; "
     else:
-        hint = ""
+        hint = f"remove a ../ from {written}; "
     return warning(
         "template-unknown-name",
         manifest.path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import json
 import os
 import shutil
@@ -48,6 +49,11 @@ CODES = {
     "pointer-without-leading-slash": ("bad-pointer",),
     "pointer-bad-tilde-escape": ("bad-pointer",),
     "pointer-trailing-tilde": ("bad-pointer",),
+    "pointer-jsonpath": ("bad-pointer",),
+    "pointer-jsonpath-with-index": ("bad-pointer",),
+    "pointer-dotted-path": ("bad-pointer",),
+    "pointer-bracket-path": ("bad-pointer",),
+    "pointer-uri-fragment": ("bad-pointer",),
     # cross-field
     "add-without-remove": ("named-arrays-pair",),
     "remove-without-add": ("named-arrays-pair",),
@@ -68,6 +74,26 @@ CODES = {
     "warn-bracket-index": ("bracket-index",),
     "warn-boolean-ignored": ("boolean-ignored",),
     "warn-response-without-error": ("response-without-error",),
+    "warn-matcher-regex-literal": ("matcher-regex-literal",),
+    "warn-matcher-regex-literal-without-flags": ("matcher-regex-literal",),
+    "warn-matcher-never-matches": ("matcher-never-matches",),
+    "warn-matcher-dead-alternative": ("matcher-never-matches",),
+    "warn-matcher-accepts-removal-it-can-match": ("matcher-accepts-removal",),
+    "warn-matcher-accepts-example-removal": ("matcher-accepts-removal",),
+    "warn-matcher-rejects-example-addition": ("matcher-rejects-addition",),
+    "warn-dotted-token": ("dotted-token",),
+    "warn-bracket-index-and-dot": ("bracket-index",),
+    "warn-empty-token": ("empty-token",),
+    "warn-member-path-from-root": ("member-path-from-root",),
+    "warn-member-path-is-request-pointer": ("member-path-from-root",),
+    "warn-same-place": ("same-place",),
+    "warn-same-place-named-arrays": ("same-place",),
+    "warn-value-inside-value": ("value-inside-value",),
+    "warn-reads-key-of-array": ("value-inside-value",),
+    "warn-template-unknown-name": ("template-unknown-name",),
+    "warn-template-data-outside-each": ("template-unknown-name",),
+    "warn-template-unread-body": ("template-unread-body",),
+    "warn-example-not-json": ("example-not-json",),
     # jsonResponseBody
     "template-helper": ("unsupported-template",),
     "template-not-json": ("response-not-json",),
@@ -79,8 +105,13 @@ CODES = {
     "synced-segment-null": ("wrong-type",),
     # all at once
     "three-problems": ("unknown-property", "bad-pointer", "named-arrays-pair"),
-    # the control: extra top-level fields and other capabilities are ignored
+    # the controls: extra top-level fields and other capabilities are ignored; a
+    # cohort whose id is its name; #each, #with, ../, @index and @root in scope; a
+    # key that really holds a dot, shown by an example body
     "good-full-upstream-manifest": (),
+    "good-cohort-id-is-its-name": (),
+    "good-template-scopes": (),
+    "good-dotted-key-in-example": (),
 }
 COMPILES = ("warn-", "good-")  # case prefixes whose build must succeed
 ALL_CASES = case_names()
@@ -91,6 +122,12 @@ GOOD_MANIFEST = ROOT / CASES / "good-full-upstream-manifest" / "manifest.json"
 def at_repo_root(monkeypatch):
     """The build names files as it was given them: tests/bad_manifests/<case>/..."""
     monkeypatch.chdir(ROOT)
+
+
+@functools.cache
+def built(case: str):
+    """build_case once per case for the whole module (each is a full compile)."""
+    return build_case(case)
 
 
 def manifest_path(case: str) -> str:
@@ -104,7 +141,7 @@ def test_every_case_folder_is_in_the_codes_table():
 @pytest.mark.parametrize("case", ALL_CASES)
 def test_build_prints_exactly_expected_txt(case):
     expected = (CASES / case / EXPECTED).read_text(encoding="utf-8")
-    actual = render(build_case(case)[1])
+    actual = render(built(case)[1])
     if actual != expected:
         diff = "".join(
             difflib.unified_diff(
@@ -119,17 +156,21 @@ def test_build_prints_exactly_expected_txt(case):
 
 @pytest.mark.parametrize("case", ALL_CASES)
 def test_case_breaks_exactly_its_rule(case):
-    assert tuple(d.code for d in build_case(case)[1]) == CODES[case]
+    assert tuple(d.code for d in built(case)[1]) == CODES[case]
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
 def test_every_diagnostic_names_file_pointer_and_fix(case):
-    diagnostics = build_case(case)[1]
+    diagnostics = built(case)[1]
     try:
         document = json.loads((CASES / case / "manifest.json").read_bytes())
     except json.JSONDecodeError:
         document = None
+    examples = f"{CASES.as_posix()}/{case}/examples/"
     for diagnostic in diagnostics:
+        if diagnostic.file.startswith(examples):  # about an example body, not a node
+            assert diagnostic.code == "example-not-json" and diagnostic.line
+            continue
         assert diagnostic.file == manifest_path(case)
         assert diagnostic.message.strip() and diagnostic.hint.strip()
         if document is None:  # the file does not parse: the whole file is the place
@@ -139,8 +180,45 @@ def test_every_diagnostic_names_file_pointer_and_fix(case):
 
 
 @pytest.mark.parametrize("case", ALL_CASES)
+def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
+    """Checked against the file's text, not through compiler.positions: a key or a
+    value starts there, a template's mark is its mustache, a matcher's its anchor."""
+    lines = (CASES / case / "manifest.json").read_text(encoding="utf-8").splitlines()
+    for d in built(case)[1]:
+        if d.file != manifest_path(case):
+            continue
+        assert d.line > 0 and d.column > 0, d.render()
+        assert (d.end_line, d.end_column) > (d.line, d.column)
+        at = lines[d.line - 1][d.column - 1 :]
+        if d.code == "invalid-json":
+            continue  # where json.loads stopped
+        if not d.pointer:
+            assert at.startswith("{") or at.startswith("[")  # the whole document
+        elif d.code in ("unknown-property", "missing-property"):
+            key = d.pointer.rsplit("/", 1)[-1]
+            assert at.startswith(json.dumps(key) + ":"), (d.render(), at)
+        elif d.code.startswith(("template-", "unsupported-template")):
+            assert at.startswith("{{"), (d.render(), at)
+        elif d.code == "matcher-never-matches":
+            assert at[0] in "^$", (d.render(), at)
+        elif d.code in ("invalid-matcher", "untranslatable-matcher"):
+            assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()
+        else:  # the value, or the key of an object value
+            document = json.loads("\n".join(lines))
+            value = jsonpointer.resolve_pointer(document, d.pointer)
+            written = json.dumps(d.pointer.rsplit("/", 1)[-1]) + ":"
+            if isinstance(value, (dict, list)):
+                assert at.startswith(written), (d.render(), at)
+            else:
+                assert at.startswith(json.dumps(value, ensure_ascii=False)), (
+                    d.render(),
+                    at,
+                )
+
+
+@pytest.mark.parametrize("case", ALL_CASES)
 def test_errors_fail_the_build_and_warnings_do_not(case):
-    result, diagnostics = build_case(case)
+    result, diagnostics = built(case)
     if case.startswith(COMPILES):
         assert result is not None and result.ok
         assert result.compiled == (case,)
@@ -163,7 +241,7 @@ def test_invalid_json_names_line_and_column():
     )
     closing = lines[comma + 1]
     line, column = comma + 2, len(closing) - len(closing.lstrip()) + 1
-    (diagnostic,) = build_case("invalid-json")[1]
+    (diagnostic,) = built("invalid-json")[1]
     assert f"at line {line}, column {column}" in diagnostic.message
 
 
@@ -177,7 +255,7 @@ def test_invalid_json_names_line_and_column():
     ],
 )
 def test_typo_gets_did_you_mean(case, meant):
-    first = build_case(case)[1][0]
+    first = built(case)[1][0]
     assert first.hint.startswith(f'did you mean "{meant}"?')
 
 
@@ -193,7 +271,7 @@ def test_a_lone_newline_is_not_a_pointer(tmp_path, monkeypatch):
 
 
 def test_one_manifest_with_three_problems_gets_three_diagnostics():
-    diagnostics = build_case("three-problems")[1]
+    diagnostics = built("three-problems")[1]
     assert len({d.code for d in diagnostics}) == 3
     assert len({d.pointer for d in diagnostics}) == 3
     assert all(d.level == ERROR for d in diagnostics)
