@@ -9,15 +9,6 @@ import sys
 _here = os.getcwd()
 sys.path[:] = [p for p in sys.path if p not in ("", ".", _here)]
 
-try:
-    from .cli import main
-except ModuleNotFoundError as missing:  # run outside the venv, without dependencies
-    print(
-        f"python -m compiler: the package {missing.name!r} is not installed here; run "
-        "it inside the project's venv (`./dev check`, `./dev build`, `./dev try`), or "
-        "`pip install -e .` first",
-        file=sys.stderr,
-    )
-    sys.exit(2)
+from .cli import main  # noqa: E402 - after the sys.path fix; imports no dependency
 
 sys.exit(main())

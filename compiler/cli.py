@@ -16,14 +16,18 @@ import sys
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import paths, write
-from .build import BuildResult, build
-from .cache import cache_text
 from .diagnostics import ERROR, FORMATS, WARNING, Diagnostic, render_all
 from .load import EXAMPLES_DIR
 from .paths import UsageError
+
+if TYPE_CHECKING:
+    from .build import BuildResult
+
+# The pipeline (jsonschema, jinja2, ...) is imported by the commands that run it, after
+# their arguments are checked: a mistake in them is answered at once.
 
 DEFAULT_MANIFESTS = Path("manifests")
 DEFAULT_OUT = Path("generated")
@@ -37,6 +41,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except UsageError as mistake:
         return fail(str(mistake))
+    except ModuleNotFoundError as missing:
+        if (missing.name or "").partition(".")[0] in ("compiler", ""):
+            raise  # not a missing dependency: a bug, reported below
+        return fail(not_installed(missing.name))
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except BrokenPipeError:  # `... | head`: the reader left; say nothing more
@@ -53,6 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             "please report it with the manifest (COMPILER_TRACEBACK=1 shows where)",
             70,
         )
+
+
+def not_installed(name: str) -> str:
+    return (
+        f"the package {name!r} is not installed here; run the compiler inside the "
+        "project's venv (`./dev check`, `./dev build`, `./dev try`), or "
+        "`pip install -e .` first"
+    )
 
 
 def fail(message: str, status: int = 2) -> int:
@@ -182,6 +198,8 @@ def add_format_option(parser: argparse.ArgumentParser) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     manifests = paths.manifests_folder(args.manifests)
+    from .build import build
+
     result = build(manifests, formatter=None)  # verified as emitted: no black needed
     report(result, manifests, args.format)
     print(summary(result, manifests, "checked"), file=sys.stderr)
@@ -197,6 +215,9 @@ def run_build(args: argparse.Namespace) -> int:
             f"install it (`pip install {BLACK}`) or run `./dev build` (`check` and "
             "`try` work without it)"
         )
+    from .build import build
+    from .cache import cache_text
+
     say = human_output(args.format)
     started = time.perf_counter()
     result = build(manifests, out, show_progress)

@@ -36,6 +36,7 @@ _NAME = r"[A-Za-z_$][A-Za-z0-9_$-]*"
 _PATH_LIKE = re.compile(
     rf"(?:{_NAME}|\$)(?:\.{_NAME}|\.\d+|\[\d+\]|\['[^']*'\]|\[\"[^\"]*\"\])+"
     rf"|\[\d+\](?:\.{_NAME}|\[\d+\])*"
+    rf"|\d+(?:\.\d+)*\.{_NAME}(?:\.{_NAME}|\.\d+|\[\d+\])*"  # 0.cohortId, not 1.5
 )
 
 # Values of a request; two of them may not be read from one place, except the cohort's
@@ -67,8 +68,11 @@ ARRAYS = ("memberArrayPath", "addMemberArrayPath", "removeMemberArrayPath")
 def suggested_pointer(spelled: str) -> str:
     """The RFC 6901 pointer most likely meant by a JSONPath (`$.a[0].b`), dotted
     (`a.b`), bracketed (`a[0].b`), URI-fragment (`#/a/b`) or slash-less spelling."""
-    if spelled.startswith("#"):
-        return escape_tildes(urllib.parse.unquote(spelled[1:]))
+    if spelled.startswith("#"):  # a URI fragment: percent-encoded, then a pointer
+        decoded = urllib.parse.unquote(spelled[1:])
+        return suggested_pointer(decoded) if decoded else ""
+    if spelled == "$":  # JSONPath's root
+        return ""
     if spelled.startswith("$"):
         tokens = path_steps(spelled[1:])
         if tokens is not None:
