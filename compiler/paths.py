@@ -124,6 +124,10 @@ def package_folder(path: Path) -> Path:
     flag = f"--out {path}"
     if path.is_file():
         raise UsageError(f"{flag} is a file; it must be the generated package's folder")
+    shadowed = shadowed_module(path)
+    if shadowed:
+        raise UsageError(f"{flag}: a package named {shadowed!r} shadows Python's "
+                         f"{shadowed} module; build it under another name")  # fmt: skip
     if not (path / "__init__.py").is_file():
         what = "does not exist" if not path.exists() else "has no generated package"
         raise UsageError(
@@ -131,10 +135,6 @@ def package_folder(path: Path) -> Path:
             "or try a manifest without building: `python -m compiler try "
             "manifests/KEY BODY.json`"
         )
-    shadowed = shadowed_module(path)
-    if shadowed:
-        raise UsageError(f"{flag}: a package named {shadowed!r} shadows Python's "
-                         f"{shadowed} module; rebuild it under another name")  # fmt: skip
     return path
 
 
