@@ -235,7 +235,7 @@ def run_build(args: argparse.Namespace) -> int:
     )
     changes = write.plan(out, result.files)
     if args.check:
-        return report_drift(out, result.files, changes)
+        return report_drift(out, result.files, changes, say)
     foreign = paths.foreign_files(out, list(changes.changed))
     if foreign:
         raise UsageError(
@@ -290,23 +290,27 @@ def summary(result: BuildResult, manifests_dir: Path, verb: str) -> str:
     )
 
 
-def report_drift(out: Path, files: dict[str, str], changes: write.Plan) -> int:
+def report_drift(
+    out: Path, files: dict[str, str], changes: write.Plan, say=print
+) -> int:
     if changes.up_to_date:
-        print(f"{out}/ is up to date ({len(changes.unchanged)} files)")
+        say(f"{out}/ is up to date ({len(changes.unchanged)} files)")
         return 0
     for name in changes.changed:
         target = out / name
         old = target.read_text(encoding="utf-8") if target.is_file() else ""
         diff = difflib.unified_diff(
-            old.splitlines(keepends=True),
-            files[name].splitlines(keepends=True),
+            old.splitlines(),
+            files[name].splitlines(),
             fromfile=f"{target} (on disk)",
             tofile=f"{target} (from manifests)",
+            lineterm="",
         )
-        sys.stdout.writelines(list(diff)[:60])
+        for line in list(diff)[:60]:
+            say(line)
     for name in changes.stale:
-        print(f"{out / name}: no manifest produces it any more")
-    print(
+        say(f"{out / name}: no manifest produces it any more")
+    say(
         f"{out}/ is stale: {len(changes.changed)} file(s) differ, "
         f"{len(changes.stale)} stale; run `{REBUILD}`"
     )

@@ -134,3 +134,18 @@ def test_a_document_or_text_and_the_bodies_act_as_examples():
     trial = try_manifest("hightouch", json.dumps(manifest), {"real.json": body})
     assert trial.diagnostics == ()  # the body shows the key really holds a dot
     assert trial.bodies[0].result["changes"][0]["added"] == ["u"]
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "code"),
+    [
+        ("k", '{"name": "webhooks"}', "no-synced-segment"),
+        ("Not A Key", "{}", "bad-integration-key"),
+        ("k", '{"capabilities": [}', "invalid-json"),
+        ("k", "[]", "manifest-not-object"),
+    ],
+)
+def test_nothing_to_try_is_an_error_with_no_module(key, text, code):
+    trial = try_manifest(key, text, ["{}"])
+    assert [d.code for d in trial.diagnostics] == [code]
+    assert not trial.ok and trial.module == "" and trial.bodies == ()
