@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Iterable, Iterator
@@ -41,6 +42,7 @@ POINTER_HINT = (
 )
 
 NAMED_ARRAYS = frozenset({"addMemberArrayPath", "removeMemberArrayPath"})
+CONTEXT_KIND = re.compile(r"[A-Za-z0-9._-]+")  # a kind written where its pointer goes
 SYNTAX_ERROR = "invalid syntax: "  # how jsregex names a pattern JavaScript rejects
 
 
@@ -116,6 +118,30 @@ def manifest_shape_problem(manifest: Manifest) -> Diagnostic | None:
             "syncedSegment must be an object, not null",
             'write "syncedSegment": {"requestParser": {...}}, or remove it',
         )
+    if isinstance(capabilities, dict) and "syncedSegment" not in capabilities:
+        return capability_typo(manifest, capabilities)
+    return None
+
+
+def capability_typo(manifest: Manifest, capabilities: dict) -> Diagnostic | None:
+    """A capability spelled almost like syncedSegment (seeds/002 itself writes
+    "syncedSegments"): skipping it as another capability would ship no parser."""
+    for name in capabilities:
+        folded = re.sub(r"[^a-z]", "", name.lower())
+        if (
+            folded != "syncedsegment"
+            and difflib.SequenceMatcher(None, folded, "syncedsegment").ratio() < 0.85
+        ):
+            continue
+        return error(
+            "capability-typo",
+            manifest.path,
+            "/capabilities" + pointer_join(name),
+            f'capability "{name}" is not "syncedSegment", so this manifest would be '
+            "skipped and no parser made",
+            f'rename "{name}" to "syncedSegment"',
+            at_key=True,
+        )
     return None
 
 
@@ -160,13 +186,21 @@ def describe_schema_error(
         )
     elif kind == "pattern":
         fixed = suggested_pointer(problem.instance)
+        hint = f"did you mean {json.dumps(fixed)}? " + POINTER_HINT
+        if name == "contextKindPath" and CONTEXT_KIND.fullmatch(problem.instance):
+            hint = (
+                "contextKindPath is where the body holds the context kind, not the "
+                'kind itself: for "user", remove it (user is the default); a manifest '
+                "cannot name another kind, so the body must carry it, e.g. at "
+                f"{json.dumps(fixed)}"
+            )
         yield error(
             "bad-pointer",
             manifest.path,
             where,
             f"{name} {json.dumps(problem.instance)} is not a valid JSON pointer: "
             + pointer_flaw(problem.instance),
-            f"did you mean {json.dumps(fixed)}? " + POINTER_HINT,
+            hint,
             replacement=fixed,
         )
     elif kind == "type":

@@ -54,6 +54,7 @@ CODES = {
     "pointer-dotted-path": ("bad-pointer",),
     "pointer-bracket-path": ("bad-pointer",),
     "pointer-uri-fragment": ("bad-pointer",),
+    "pointer-context-kind-value": ("bad-pointer",),
     # cross-field
     "add-without-remove": ("named-arrays-pair",),
     "remove-without-add": ("named-arrays-pair",),
@@ -103,6 +104,7 @@ CODES = {
     "manifest-is-array": ("manifest-not-object",),
     "capabilities-not-object": ("capabilities-not-object",),
     "synced-segment-null": ("wrong-type",),
+    "capability-typo": ("capability-typo",),
     # all at once
     "three-problems": ("unknown-property", "bad-pointer", "named-arrays-pair"),
     # the controls: extra top-level fields and other capabilities are ignored; a
@@ -194,7 +196,7 @@ def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
             continue  # where json.loads stopped
         if not d.pointer:
             assert at.startswith("{") or at.startswith("[")  # the whole document
-        elif d.code in ("unknown-property", "missing-property"):
+        elif d.code in ("unknown-property", "missing-property", "capability-typo"):
             key = d.pointer.rsplit("/", 1)[-1]
             assert at.startswith(json.dumps(key) + ":"), (d.render(), at)
         elif d.code.startswith(("template-", "unsupported-template")):
