@@ -130,6 +130,8 @@ def manifest_from_bytes(
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         return None, not_json(shown, exc)
+    except RecursionError:  # json.loads gives up on arrays or objects nested too deep
+        return None, too_deep(shown)
     sha = hashlib.sha256(raw).hexdigest()
     return Manifest(key, shown, source, sha, document, text), None
 
@@ -145,6 +147,16 @@ def not_json(shown: str, exc: json.JSONDecodeError) -> Diagnostic:
         column=exc.colno,
         end_line=exc.lineno,
         end_column=exc.colno + 1,
+    )
+
+
+def too_deep(shown: str) -> Diagnostic:
+    return error(
+        "invalid-json",
+        shown,
+        "",
+        "not valid JSON here: arrays or objects are nested too deeply to be read",
+        "a manifest is a few levels deep: look for a run of unclosed '[' or '{'",
     )
 
 
@@ -171,7 +183,7 @@ def load_examples(folder: Path) -> tuple[tuple[Example, ...], list[Diagnostic]]:
             continue
         try:
             document = json.loads(body.decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
             where = {}
             if isinstance(exc, json.JSONDecodeError):
                 where = {"line": exc.lineno, "column": exc.colno}

@@ -114,7 +114,7 @@ def manifest_value(
 def example(name: str, body: bytes) -> Example:
     try:
         document = json.loads(body.decode("utf-8-sig"))
-    except ValueError:  # not JSON or not UTF-8: the runtime refuses it, with a 400
+    except (ValueError, RecursionError):  # not JSON, not UTF-8 or too deep: a 400
         document = None
     return Example(name, body, document)
 
