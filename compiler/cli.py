@@ -1,4 +1,4 @@
-"""Command line: `python -m compiler build | check | parse | try`.
+"""Command line: `python -m compiler build | check | parse | try | playground`.
 
 Mistakes in what it is given (files, folders, a missing black) are one line on stderr
 and exit 2 (compiler.paths); manifest problems are diagnostics and exit 1; nothing
@@ -160,6 +160,33 @@ def arguments() -> argparse.ArgumentParser:
         help="text (default), or one JSON object with everything",
     )
     try_cmd.set_defaults(run=run_try)
+
+    playground_cmd = commands.add_parser(
+        "playground",
+        help="serve a page to edit a manifest and a body, with results as you type",
+        description="Serve, on this machine only by default, a page where a manifest "
+        "and a request body are edited side by side: the diagnostics are marked in the "
+        "editor, and the generated module, the to_json() result and the response are "
+        "shown as you type. Writes nothing.",
+    )
+    playground_cmd.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default: 127.0.0.1, this machine only)",
+    )
+    playground_cmd.add_argument(
+        "--port",
+        type=int,
+        default=8765,
+        help="port (default: 8765; 0 picks a free one)",
+    )
+    playground_cmd.add_argument(
+        "--manifests",
+        type=Path,
+        metavar="DIR",
+        help="the integrations to start from (default: manifests, when it exists)",
+    )
+    playground_cmd.set_defaults(run=run_playground)
     return parser
 
 
@@ -436,3 +463,16 @@ def trial_json(trial) -> dict:
             for b in trial.bodies
         ],
     }
+
+
+# --- playground -----------------------------------------------------------------------
+
+
+def run_playground(args: argparse.Namespace) -> int:
+    from .playground.server import serve  # http.server and the pipeline: only here
+
+    if args.manifests is not None:
+        manifests = paths.manifests_folder(args.manifests)
+    else:
+        manifests = DEFAULT_MANIFESTS if DEFAULT_MANIFESTS.is_dir() else None
+    return serve(args.host, args.port, manifests)
