@@ -14,13 +14,11 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ..diagnostics import Diagnostic
-from ..format import format_source
 from ..load import load_manifests
 from ..positions import SourceMap
 from ..trial import BodyResult, Trial, default_formatter, try_manifest
@@ -145,20 +143,15 @@ def identity(source: str) -> str:
     return source
 
 
-@lru_cache(maxsize=32)
-def black_cached(source: str) -> str:
-    """black, remembered: the runtime's text is the same on every edit (about 0.5 s
-    of black's time), so only the module that changed is formatted again."""
-    return format_source(source)
-
-
 def chosen_formatter(black: bool) -> tuple[Callable[[str], str], list[str]]:
+    """identity for the live view; black as `build` formats (try's, which remembers
+    the runtime's formatting across edits) when asked."""
     if not black:
         return identity, []
-    if default_formatter() is None:
-        note = "black is not installed here: the module is shown as emitted"
-        return identity, [note]
-    return black_cached, []
+    formatter = default_formatter()
+    if formatter is None:
+        return identity, ["black is not installed here: the module is shown as emitted"]
+    return formatter, []
 
 
 def trial_document(trial: Trial, manifest_text: str, formatted: bool) -> dict:
