@@ -71,6 +71,19 @@ def not_installed(name: str) -> str:
     )
 
 
+# A manifest that cannot be read as a JSON object is a file mistake, like a missing one:
+# exit 2, as for every file or folder a command is given. Other manifest errors exit 1.
+UNREADABLE = frozenset({"not-utf8", "invalid-json", "unreadable", "manifest-not-object"})
+
+
+def exit_status(diagnostics: Sequence[Diagnostic]) -> int:
+    """0 without errors; 2 when a manifest could not be read at all; else 1."""
+    errors = [d for d in diagnostics if d.level == ERROR]
+    if any(d.code in UNREADABLE for d in errors):
+        return 2
+    return 1 if errors else 0
+
+
 def fail(message: str, status: int = 2) -> int:
     print(f"python -m compiler: error: {message}", file=sys.stderr)
     return status
@@ -230,7 +243,7 @@ def run_check(args: argparse.Namespace) -> int:
     result = build(manifests, formatter=None)  # verified as emitted: no black needed
     report(result, manifests, args.format)
     print(summary(result, manifests, "checked"), file=sys.stderr)
-    return 0 if result.ok else 1
+    return exit_status(result.diagnostics)
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -253,7 +266,7 @@ def run_build(args: argparse.Namespace) -> int:
         print(summary(result, manifests, "built"), file=sys.stderr)
     if not result.ok:
         print("build failed: nothing written", file=sys.stderr)
-        return 1
+        return exit_status(result.diagnostics)
     seconds = time.perf_counter() - started
     reused = f", {len(result.reused)} files unchanged since the last build"
     say(
@@ -403,7 +416,7 @@ def run_try(args: argparse.Namespace) -> int:
         print(json.dumps(trial_json(trial), indent=2, ensure_ascii=False))
     else:
         print_trial(trial, file, args.module)
-    return 0 if trial.ok else 1
+    return exit_status(trial.diagnostics) or (0 if trial.ok else 1)
 
 
 def example_bodies(file: Path) -> list[Path]:

@@ -178,3 +178,32 @@ def test_parse_of_an_unbuilt_key_says_how_to_build_or_try(workspace):
     assert "gen/ has heap-inbound, hightouch" in line
     assert "python -m compiler build" in line
     assert "python -m compiler try manifests/amplitude body.json" in line
+
+
+@pytest.mark.parametrize(
+    "text, command, where",
+    [
+        ('{"capabilities": {,}}', "check", ":1:19: error: "),
+        ("[1, 2]", "check", ":1:1: error: "),
+        ('{"capabilities": {,}}', "try", ":1:19: error: "),
+        ('{"a": "\\u00e9"}'.encode("latin-1") + b"\xff", "check", ": error: "),
+    ],
+    ids=["not-json", "not-an-object", "try-not-json", "not-utf8"],
+)
+def test_a_manifest_that_is_not_a_json_object_exits_2(
+    tmp_path, text, command, where
+):
+    """A file mistake like a missing file (exit 2), still reported at its position."""
+    folder = tmp_path / "manifests" / "broken"
+    folder.mkdir(parents=True)
+    raw = text if isinstance(text, bytes) else text.encode()
+    (folder / "manifest.json").write_bytes(raw)
+    (tmp_path / "body.json").write_text(BODY)
+    args = ["check", "--manifests", "manifests"]
+    if command == "try":
+        args = ["try", "manifests/broken", "body.json"]
+    done = run(tmp_path, args)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.returncode == 2, done.stderr
+    first = (done.stderr or done.stdout).splitlines()[0]
+    assert first.startswith("manifests/broken/manifest.json") and where in first, first
