@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
@@ -73,7 +74,9 @@ def not_installed(name: str) -> str:
 
 # A manifest that cannot be read as a JSON object is a file mistake, like a missing one:
 # exit 2, as for every file or folder a command is given. Other manifest errors exit 1.
-UNREADABLE = frozenset({"not-utf8", "invalid-json", "unreadable", "manifest-not-object"})
+UNREADABLE = frozenset(
+    {"not-utf8", "invalid-json", "unreadable", "manifest-not-object"}
+)
 
 
 def exit_status(diagnostics: Sequence[Diagnostic]) -> int:
@@ -103,12 +106,20 @@ def arguments() -> argparse.ArgumentParser:
         "per integration, the runtime and the registry. A failed build writes nothing.",
     )
     add_manifests_option(build_cmd)
-    add_out_option(build_cmd)
+    outputs = build_cmd.add_mutually_exclusive_group()
+    add_out_option(outputs)
+    outputs.add_argument(
+        "--single-file",
+        type=Path,
+        metavar="PATH",
+        help="write the package as one module at PATH (runtime and every parser, "
+        "the same API) instead of a folder",
+    )
     build_cmd.add_argument(
         "--check",
         action="store_true",
-        help="write nothing; exit 1 when the output folder differs from what "
-        "the manifests produce (CI runs this)",
+        help="write nothing; exit 1 when the output folder (or --single-file) differs "
+        "from what the manifests produce (CI runs this)",
     )
     add_format_option(build_cmd)
     build_cmd.set_defaults(run=run_build)
@@ -213,7 +224,7 @@ def add_manifests_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_out_option(parser: argparse.ArgumentParser) -> None:
+def add_out_option(parser: argparse._ActionsContainer) -> None:
     parser.add_argument(
         "--out",
         type=Path,
@@ -248,7 +259,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_build(args: argparse.Namespace) -> int:
     manifests = paths.manifests_folder(args.manifests)
-    out = paths.out_folder(args.out)
+    # with --single-file, --out is only where a previous build's cache is read from
+    out = paths.out_folder(args.out) if args.single_file is None else args.out
     if importlib.util.find_spec("black") is None:
         raise UsageError(
             f"black is not installed: build formats the generated code with {BLACK}; "
@@ -259,6 +271,8 @@ def run_build(args: argparse.Namespace) -> int:
     from .cache import cache_text
 
     say = human_output(args.format)
+    if args.single_file is not None:
+        return run_single_file(args, manifests, say)
     started = time.perf_counter()
     result = build(manifests, out, show_progress)
     report(result, manifests, args.format)
@@ -299,6 +313,57 @@ def human_output(format: str):
     """print for the lines people read: stdout, except when stdout carries JSON."""
     stream = sys.stderr if format == "json" else sys.stdout
     return lambda line: print(line, file=stream)
+
+
+def run_single_file(args: argparse.Namespace, manifests: Path, say) -> int:
+    """build --single-file PATH: the package as one module (see compiler.bundle)."""
+    from .build import build
+    from .bundle import single_file
+
+    target = paths.single_file_path(args.single_file)
+    started = time.perf_counter()
+    result = build(manifests, args.out, show_progress)  # args.out: its cache, if any
+    text, problems = single_file(result.files) if result.ok else ("", [])
+    result = replace(result, diagnostics=result.diagnostics + tuple(problems))
+    report(result, manifests, args.format)
+    if result.diagnostics:
+        print(summary(result, manifests, "built"), file=sys.stderr)
+    if not text:
+        print("build failed: nothing written", file=sys.stderr)
+        return exit_status(result.diagnostics) or 1
+    seconds = time.perf_counter() - started
+    say(
+        f"compiled {len(result.compiled)} integrations into one module in {seconds:.2f} s"
+    )
+    old = target.read_bytes().decode("utf-8", "replace") if target.is_file() else None
+    if args.check:
+        return report_single_file_drift(target, old, text, say)
+    if old == text:
+        say(f"{target} is unchanged")
+        return 0
+    write.write_atomically(target, text.encode("utf-8"))
+    say(f"  wrote {target}")
+    return 0
+
+
+def report_single_file_drift(target: Path, old: str | None, text: str, say) -> int:
+    if old == text:
+        say(f"{target} is up to date")
+        return 0
+    if old is None:
+        say(f"{target} does not exist; run `{REBUILD} --single-file {target}`")
+        return 1
+    diff = difflib.unified_diff(
+        old.splitlines(),
+        text.splitlines(),
+        fromfile=f"{target} (on disk)",
+        tofile=f"{target} (from manifests)",
+        lineterm="",
+    )
+    for line in list(diff)[:60]:
+        say(line)
+    say(f"{target} is stale; run `{REBUILD} --single-file {target}`")
+    return 1
 
 
 def show_progress(done: int, total: int) -> None:

@@ -20,6 +20,7 @@ class Header:
     version: str
     source: str
     sha256: str
+    command: str = "python -m compiler build"  # what remakes the file
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ to pass instead; the command line prints it and exits 2.
 
 from __future__ import annotations
 
+import keyword
 import sys
 from pathlib import Path
 
@@ -95,6 +96,32 @@ def out_folder(path: Path) -> Path:
     if (path / MANIFEST_FILE).exists() or any(path.glob(f"*/{MANIFEST_FILE}")):
         raise UsageError(f"{flag} holds manifests; the generated package needs a "
                          "folder of its own, e.g. --out generated")  # fmt: skip
+    return path
+
+
+def single_file_path(path: Path) -> Path:
+    """A file the build may write the single-file module to (it may not exist yet)."""
+    flag = f"--single-file {path}"
+    name = path.stem
+    if path.is_dir():
+        raise UsageError(f"{flag} is a folder; name the module's file, e.g. "
+                         f"{path / 'generated_single.py'}")  # fmt: skip
+    if not path.parent.is_dir():
+        raise UsageError(f"{flag}: its folder {path.parent} does not exist")
+    if path.suffix != ".py":
+        raise UsageError(f"{flag} must end in .py to be importable")
+    if not name.isidentifier() or keyword.iskeyword(name):
+        raise UsageError(f"{flag}: {name!r} is not a Python module name")
+    shadowed = shadowed_module(path.with_suffix(""))
+    if shadowed:
+        raise UsageError(f"{flag}: it would be imported instead of Python's {shadowed} "
+                         f"module; pick another name, e.g. {shadowed}_parsers.py")  # fmt: skip
+    if (path.parent / name / "__init__.py").is_file():
+        raise UsageError(f"{flag}: {path.parent / name}/ is a package that "
+                         f"`import {name}` loads instead; pick another name")  # fmt: skip
+    if path.exists() and not (path.is_file() and is_generated(path)):
+        raise UsageError(f"{flag} is a file the compiler did not write; move it away "
+                         "or pick another name")  # fmt: skip
     return path
 
 

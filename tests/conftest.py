@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 
@@ -14,17 +17,40 @@ GOLDEN = ROOT / "tests" / "golden" / "manifests"
 SHARED = ROOT.parent / "shared"
 
 
-def compile_to(manifests_dir: Path, out_dir: Path) -> ModuleType:
-    """Build a manifest folder into out_dir and import the package from there."""
+@cache
+def built(manifests_dir: Path) -> dict[str, str]:
+    """The package files a manifest folder compiles to (built once per session)."""
     # Imported here: tests/portable runs under PyPy without the compiler's dependencies.
-    from compiler import write
     from compiler.build import build
-    from compiler.cli import import_package
 
     result = build(manifests_dir)
     assert result.ok, "\n".join(d.render() for d in result.diagnostics)
-    write.apply(out_dir, result.files, write.plan(out_dir, result.files))
+    return result.files
+
+
+def compile_to(manifests_dir: Path, out_dir: Path) -> ModuleType:
+    """Build a manifest folder into out_dir and import the package from there."""
+    from compiler import write
+    from compiler.cli import import_package
+
+    files = built(manifests_dir)
+    write.apply(out_dir, files, write.plan(out_dir, files))
     return import_package(out_dir)
+
+
+def compile_single_file(manifests_dir: Path, path: Path) -> ModuleType:
+    """Build a manifest folder into one module at path and import it under its stem."""
+    from compiler.bundle import single_file
+
+    text, problems = single_file(built(manifests_dir))
+    assert not problems, "\n".join(d.render() for d in problems)
+    path.write_text(text, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def manifests_in(folder: Path) -> dict[str, dict]:
@@ -43,3 +69,18 @@ def shipped(tmp_path_factory) -> ModuleType:
 @pytest.fixture(scope="session")
 def golden(tmp_path_factory) -> ModuleType:
     return compile_to(GOLDEN, tmp_path_factory.mktemp("pkg") / "golden_pkg")
+
+
+@pytest.fixture(scope="session")
+def shipped_single(tmp_path_factory) -> ModuleType:
+    """The shipped manifests as one module, compiled now (not generated_single.py)."""
+    return compile_single_file(
+        SHIPPED, tmp_path_factory.mktemp("single") / "shipped_one.py"
+    )
+
+
+@pytest.fixture(scope="session")
+def golden_single(tmp_path_factory) -> ModuleType:
+    return compile_single_file(
+        GOLDEN, tmp_path_factory.mktemp("single") / "golden_one.py"
+    )

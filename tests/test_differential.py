@@ -3,7 +3,9 @@
 For bodies generated around each manifest's own pointers, valid and broken (missing fields,
 wrong types, false/0/"" values, non-object members, unicode and ~0/~1 keys, arrays where
 objects belong), the compiled parser and tests/reference_interpreter.py give the same result
-or the same error, and so do `handle()` and the interpreter on the encoded bytes.
+or the same error, and so do `handle()` and the interpreter on the encoded bytes. Both
+forms: the package, and its single-file form (build --single-file), whose handle() must
+also answer byte for byte as the package's does.
 """
 
 from __future__ import annotations
@@ -178,21 +180,25 @@ def oracle_outcome(key: str, doc: object) -> tuple:
         return ("error", error.status, error.code, error.message)
 
 
-def package_for(key: str, request: pytest.FixtureRequest):
+def forms_for(key: str, request: pytest.FixtureRequest) -> tuple:
+    """The package compiled from the key's manifest folder, and its single-file form."""
     fixture = "golden" if (GOLDEN / key).is_dir() else "shipped"
-    return request.getfixturevalue(fixture)
+    return request.getfixturevalue(fixture), request.getfixturevalue(
+        fixture + "_single"
+    )
 
 
 @pytest.mark.parametrize("key", sorted(MANIFESTS))
 def test_parser_agrees_with_reference_interpreter(key, request, record_property):
-    package = package_for(key, request)
+    forms = forms_for(key, request)
     outcomes = {"ok": 0, "error": 0}
 
     @EXAMPLES
     @given(doc=bodies(MANIFESTS[key]))
     def agree(doc):
         expected = oracle_outcome(key, doc)
-        assert generated_outcome(package, key, doc) == expected
+        for form in forms:
+            assert generated_outcome(form, key, doc) == expected
         outcomes[expected[0]] += 1
 
     agree()
@@ -206,7 +212,7 @@ def test_parser_agrees_with_reference_interpreter(key, request, record_property)
 def test_handle_agrees_with_reference_interpreter_on_bytes(
     key, request, record_property
 ):
-    package = package_for(key, request)
+    package, single = forms_for(key, request)
     examples = []
 
     templated = "jsonResponseBody" in MANIFESTS[key]["capabilities"]["syncedSegment"]
@@ -217,6 +223,7 @@ def test_handle_agrees_with_reference_interpreter_on_bytes(
         body = json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8")
         examples.append(1)
         status, headers, payload = package.handle(key, body)
+        assert single.handle(key, body) == (status, headers, payload)
         try:
             interpret_bytes(key, MANIFESTS[key], body)
         except InterpreterError as error:

@@ -1,4 +1,4 @@
-"""generated/ runs with the standard library alone: no site-packages, no environment."""
+"""generated/ and generated_single.py run with the standard library alone: no site-packages."""
 
 from __future__ import annotations
 
@@ -18,13 +18,16 @@ PROGRAM = r"""
 import json, sys, sysconfig
 sys.path[:] = [p for p in sys.path if "site-packages" not in p and p not in ("", ".")]
 sys.path.insert(0, ROOT)
-import generated
+import generated, generated_single
 answers = {key: generated.handle(key, body.encode())[0] for key, body in BODIES.items()}
+single = {key: generated_single.handle(key, body.encode())[0] for key, body in BODIES.items()}
+assert single == answers, single
 stdlib = sysconfig.get_paths()["stdlib"]
+ours = (ROOT + "/generated/", ROOT + "/generated_single.py")
 foreign = sorted(
     name for name, module in list(sys.modules.items())
     if getattr(module, "__file__", None)
-    and not module.__file__.startswith((stdlib, ROOT + "/generated/"))
+    and not module.__file__.startswith((stdlib,) + ours)
 )
 print(json.dumps({"answers": answers, "foreign": foreign, "path": sys.path}))
 """

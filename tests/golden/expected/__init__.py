@@ -16,7 +16,6 @@ project key and environment key.
 Parsers are imported on first use, so importing this package stays cheap.
 """
 
-import importlib
 from types import ModuleType
 from typing import Dict, Tuple
 
@@ -66,9 +65,18 @@ def module_for(integration_key: str) -> ModuleType:
     if module is None:
         if key not in INTEGRATIONS:
             raise _runtime.unknown_integration(integration_key)
-        module = importlib.import_module("." + INTEGRATIONS[key], __name__)
-        _loaded[key] = module
+        module = _loaded[key] = _import(INTEGRATIONS[key])
     return module
+
+
+def _import(module_name: str) -> ModuleType:
+    """A parser module, imported on first use.
+
+    The single-file form (build --single-file) has its own _import instead of this one.
+    """
+    import importlib
+
+    return importlib.import_module("." + module_name, __name__)
 
 
 def parser_for(integration_key: str) -> _runtime.Parser:
