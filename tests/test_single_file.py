@@ -110,6 +110,8 @@ def test_headers_name_sources_hashes_and_version_and_no_timestamp():
 
 def test_written_once_byte_identical_then_checked_for_drift(tmp_path):
     target = tmp_path / "parsers.py"
+    absent = cli("build", "--single-file", str(target), "--check")
+    assert absent.returncode == 1 and b"does not exist; run" in absent.stdout
     first = cli("build", "--single-file", str(target))
     assert first.returncode == 0, first.stderr
     assert (

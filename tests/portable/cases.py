@@ -139,22 +139,20 @@ def unknown(key: str) -> tuple:
 
 def expected_parse(key: str, doc: object) -> tuple:
     """("ok", to_json) or ("error", status, code, message), from the interpreter."""
-    folder = folder_of(key)
-    if folder is None:
-        return unknown(key)
-    try:
-        return ("ok", interpret(folder, MANIFESTS[folder], doc))
-    except InterpreterError as error:
-        return ("error", error.status, error.code, error.message)
+    return oracle(key, lambda folder: interpret(folder, MANIFESTS[folder], doc))
 
 
 def expected_bytes(key: str, body: bytes) -> tuple:
     """The same for raw bytes: body decoding too."""
+    return oracle(key, lambda folder: interpret_bytes(folder, MANIFESTS[folder], body))
+
+
+def oracle(key: str, run) -> tuple:
     folder = folder_of(key)
     if folder is None:
         return unknown(key)
     try:
-        return ("ok", interpret_bytes(folder, MANIFESTS[folder], body))
+        return ("ok", run(folder))
     except InterpreterError as error:
         return ("error", error.status, error.code, error.message)
 

@@ -174,8 +174,8 @@ def main(argv: list[str]) -> int:
     print(
         f"pyodide tier {verdict}: {len(cases)} cases x {len(FORMS)} forms "
         f"(sha256 {portable.digest(tuple(cases))[:16]}) under Python {report['python']} "
-        f"on {report['platform']}, {len(report['loaded'])} modules loaded, "
-        f"all from its standard library; {seconds:.1f} s in all",
+        f"on {report['platform']}; the run loaded {len(report['loaded'])} modules "
+        f"({', '.join(report['loaded'])}); {seconds:.1f} s in all",
         file=sys.stderr,
     )
     return 1 if problems else 0
