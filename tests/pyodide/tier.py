@@ -178,6 +178,16 @@ def main(argv: list[str]) -> int:
         f"({', '.join(report['loaded'])}); {seconds:.1f} s in all",
         file=sys.stderr,
     )
+    checks = len(cases) * len(FORMS)
+    wrong = sum(
+        want != got
+        for form in FORMS
+        for want, got in zip(expected, report["answers"][form])
+    )
+    failed = wrong + len(module_problems(report, imports) + pyodide_problems(report))
+    print(
+        f"pyodide: {checks - wrong} passed, {failed} failed"
+    )  # the closing line, as pytest's
     return 1 if problems else 0
 
 
