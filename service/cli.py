@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
 
 from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, TokenInfo, parse_actions
-from .backends import check_store_url, open_backend
-from .ratelimit import RateLimit
-from .redis.client import DEFAULT_PREFIX
-from .settings import DEFAULT_MAX_BODY, DEFAULT_RATE_LIMIT
+from .backends import open_backend
+from .settings import (
+    ENVIRONMENT_HELP,
+    SERVE_OPTIONS,
+    STORE_OPTIONS,
+    ConfigError,
+    add_options,
+    resolve,
+    serve_settings,
+)
 from .store import Registry, RegistryError, StoreUnavailable, iso_time
-
-DEFAULT_DB = "segments.db"
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -22,6 +27,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except ConfigError as error:  # as argparse does for a bad flag
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (StoreUnavailable, RegistryError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -37,67 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
     store = argparse.ArgumentParser(add_help=False)
-    store.add_argument(
-        "--db",
-        default=DEFAULT_DB,
-        metavar="PATH",
-        help=f"the SQLite file of the store (default: {DEFAULT_DB})",
-    )
-    store.add_argument(
-        "--store",
-        type=store_url,
-        metavar="URL",
-        help="keep segments, tokens, environments and rate limits in Redis instead "
-        "(redis://HOST:PORT/DB), shared by every process given the same URL",
-    )
-    store.add_argument(
-        "--key-prefix",
-        default=DEFAULT_PREFIX,
-        metavar="PREFIX",
-        help="with --store: the prefix of every Redis key; LaunchDarkly SDKs read "
-        f"the prefix {DEFAULT_PREFIX!r} by default (default: {DEFAULT_PREFIX})",
-    )
+    add_options(store, STORE_OPTIONS)
 
     serve_parser = commands.add_parser(
         "serve",
-        parents=[store],
         help="run the HTTP service",
         description="Run the HTTP service. On first start with an empty store it "
         "creates a default environment and a writer token, and prints them once "
         "with curl lines to try.",
+        epilog=ENVIRONMENT_HELP,
     )
-    serve_parser.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
-    serve_parser.add_argument(
-        "--port", type=int, default=8080, help="default: 8080; 0 picks a free port"
-    )
-    serve_parser.add_argument(
-        "--public-url",
-        metavar="URL",
-        help="where segment links in responses point (default: this server's URL)",
-    )
-    serve_parser.add_argument(
-        "--rate-limit",
-        type=rate_limit,
-        default=DEFAULT_RATE_LIMIT,
-        metavar="N/SECONDS",
-        help="requests per token per window, or 'off' (default: "
-        f"{DEFAULT_RATE_LIMIT.requests}/{DEFAULT_RATE_LIMIT.seconds:g})",
-    )
-    serve_parser.add_argument(
-        "--max-body",
-        type=positive_int,
-        default=DEFAULT_MAX_BODY,
-        metavar="BYTES",
-        help=f"largest request body, answered 413 above (default: {DEFAULT_MAX_BODY})",
-    )
-    serve_parser.add_argument(
-        "--busy-timeout",
-        type=float,
-        default=5.0,
-        metavar="SECONDS",
-        help="how long a write waits for another process's lock before a 503 "
-        "(default: 5)",
-    )
+    add_options(serve_parser, SERVE_OPTIONS)
     serve_parser.set_defaults(run=run_serve)
 
     token = commands.add_parser(
@@ -153,27 +111,6 @@ def build_parser() -> argparse.ArgumentParser:
 # --- option types
 
 
-def rate_limit(text: str) -> Optional[RateLimit]:
-    try:
-        return RateLimit.parse(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def store_url(text: str) -> str:
-    try:
-        check_store_url(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-    return text
-
-
-def positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) == 0:
-        raise argparse.ArgumentTypeError(f'"{text}" is not a positive number of bytes')
-    return int(text)
-
-
 def actions(text: str) -> frozenset[str]:
     try:
         return parse_actions(text)
@@ -186,22 +123,10 @@ def actions(text: str) -> frozenset[str]:
 
 def run_serve(args: argparse.Namespace) -> int:
     # imported here: the other commands start fast without FastAPI and uvicorn
-    from .serve import ServeOptions, StartupError, serve
+    from .serve import StartupError, serve
 
     try:
-        serve(
-            ServeOptions(
-                db=args.db,
-                host=args.host,
-                port=args.port,
-                public_url=args.public_url,
-                rate_limit=args.rate_limit,
-                max_body=args.max_body,
-                busy_timeout=args.busy_timeout,
-                store=args.store,
-                key_prefix=args.key_prefix,
-            )
-        )
+        serve(serve_settings(args, os.environ))
     except StartupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -209,7 +134,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def open_registry(args: argparse.Namespace) -> Registry:
-    return open_backend(args.db, args.store, args.key_prefix).registry
+    values, _ = resolve(args, STORE_OPTIONS, os.environ)
+    return open_backend(values["db"], values["store"], values["key_prefix"]).registry
 
 
 def run_token_create(args: argparse.Namespace) -> int:

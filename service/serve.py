@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import sys
-from dataclasses import dataclass
-from typing import Optional
 
 import uvicorn
 
@@ -15,49 +12,37 @@ import generated
 from .backends import open_backend
 from .examples import SAMPLE_BODIES, read_curl, sample_body, sync_curl
 from .http.app import create_app
-from .ratelimit import RateLimit
+from .logs import configure_logging
 from .redis.store import RedisSegmentStore
-from .settings import Settings
+from .settings import ServeSettings
 from .store import Bootstrap, StoreUnavailable
 
 log = logging.getLogger("service")
-
-
-@dataclass(frozen=True)
-class ServeOptions:
-    db: str
-    host: str
-    port: int
-    public_url: Optional[str]
-    rate_limit: Optional[RateLimit]
-    max_body: int
-    busy_timeout: float
-    store: Optional[str] = None  # a redis:// URL; None for the SQLite file at db
-    key_prefix: str = "launchdarkly"
 
 
 class StartupError(Exception):
     """The service cannot start; the message says why and what to do."""
 
 
-def serve(options: ServeOptions) -> None:
+def serve(settings: ServeSettings) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
-    configure_logging()
+    configure_logging(settings.log_format)
+    log.info(
+        "settings: %s",
+        settings.describe(),
+        extra={"fields": {"settings": settings.shown()}},
+    )
     backend = open_backend(
-        options.db,
-        options.store,
-        options.key_prefix,
-        options.rate_limit,
-        options.busy_timeout,
+        settings.db,
+        settings.store,
+        settings.key_prefix,
+        settings.rate_limit,
+        settings.busy_timeout,
     )
     registry, store = backend.registry, backend.store
-    listener = listen(options.host, options.port)
+    listener = listen(settings.host, settings.port)
     base_url = url_of(listener)
-    settings = Settings(
-        public_url=(options.public_url or base_url).rstrip("/"),
-        max_body=options.max_body,
-        rate_limit=options.rate_limit,
-    )
+    app_settings = settings.app_settings(base_url)
     try:
         first_start = registry.bootstrap()
     except StoreUnavailable as error:
@@ -72,11 +57,11 @@ def serve(options: ServeOptions) -> None:
         "listening on %s (store %s; rate limit %s; body limit %d bytes)",
         base_url,
         backend.description,
-        settings.rate_limit or "off",
-        settings.max_body,
+        app_settings.rate_limit or "off",
+        app_settings.max_body,
     )
     config = uvicorn.Config(
-        create_app(settings, registry, store, backend.limiter),
+        create_app(app_settings, registry, store, backend.limiter),
         log_config=None,  # our logging.basicConfig: one format for every line
         log_level="info",
         access_log=False,  # AccessLog writes one line per request, without tokens
@@ -87,14 +72,6 @@ def serve(options: ServeOptions) -> None:
         uvicorn.Server(config).run(sockets=[listener])
     finally:
         store.close()
-
-
-def configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
 
 
 def listen(host: str, port: int) -> socket.socket:

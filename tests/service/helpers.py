@@ -11,8 +11,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import httpx
+
+from service.settings import ENV_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 30.0  # seconds; a cold start imports FastAPI and uvicorn
@@ -62,24 +65,46 @@ class Output:
         self._thread.join(timeout=5)
 
 
-class Service:
-    """`python -m service serve` on its own port; stopped (or killed) by the test."""
+def environ(**variables: str) -> dict[str, str]:
+    """This process's environment less any SEGMENT_SYNC_ variable, plus variables.
 
-    def __init__(self, db: Path, *args: str) -> None:
+    A developer's own SEGMENT_SYNC_STORE must not point the tests at their Redis.
+    """
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    return {**inherited, "PYTHONUNBUFFERED": "1", **variables}
+
+
+class Service:
+    """`python -m service serve` on its own port; stopped (or killed) by the test.
+
+    db None leaves --db out; env adds variables (with SEGMENT_SYNC_PORT in env,
+    --port 0 is left out too).
+    """
+
+    def __init__(
+        self,
+        db: Optional[Path],
+        *args: str,
+        env: Optional[dict[str, str]] = None,
+        cwd: Path = ROOT,
+    ) -> None:
         self.db = db
+        env = env or {}
+        flags = [] if db is None else ["--db", str(db)]
+        if ENV_PREFIX + "PORT" not in env:
+            flags += ["--port", "0"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "service", "serve", "--db", str(db), "--port", "0",
-             *args],
-            cwd=ROOT,
+            [sys.executable, "-m", "service", "serve", *flags, *args],
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )  # fmt: skip
+            env=environ(PYTHONPATH=str(ROOT), **env),
+        )
         self.stdout = Output(self.process.stdout)
         self.stderr = Output(self.process.stderr)
         try:
-            self.url = self.stderr.wait_for(r"listening on (http://\S+)").group(1)
+            self.url = self.stderr.wait_for(r"listening on (http://[^\s\"]+)").group(1)
         except AssertionError:
             self.kill()  # leave no server behind a failed start
             raise
@@ -119,7 +144,9 @@ def cli(db: Path, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "service", *args]
     if args and args[-1] not in ("--help", "-h"):
         command += ["--db", str(db)]
-    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=60, env=environ()
+    )
 
 
 def create_token(db: Path, *args: str) -> str:

@@ -185,6 +185,7 @@ def test_serve_on_a_taken_port_says_so(tmp_path):
 def test_serve_with_an_unusable_store_says_so(tmp_path):
     result = cli(tmp_path / "no-such-dir" / "s.db", "serve", "--port", "0")
     assert result.returncode == 1
-    assert result.stderr.startswith(
+    # the settings line first, then the error
+    assert result.stderr.splitlines()[-1].startswith(
         "error: segment store unavailable: unable to open database file"
     )
