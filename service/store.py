@@ -211,6 +211,10 @@ class Registry(Protocol):
         """Raise StoreUnavailable unless the backend answers."""
         ...
 
+    def probe_write(self) -> None:
+        """Raise StoreUnavailable unless a write commits (one that changes nothing)."""
+        ...
+
     def bootstrap(self) -> Optional[Bootstrap]:
         """On an empty store, create the default environment and a writer token."""
         ...

@@ -2,9 +2,11 @@
 
 - ingest.py: `POST /api/v2/segment-targets/{integrationKey}`, a partner's sync
 - read_api.py: the read API and PATCH, for people and SDKs
-- health.py: `GET /healthz`
+- health.py: `GET /livez`, `/readyz` and `/healthz`
+- metrics_api.py: `GET /metrics`, for Prometheus
 - errors.py: every refusal as {"code", "message"}
-- access_log.py: one log line per request, never a token
+- access_log.py: one log line per request, never a token, and the request metrics
+- request_id.py: an X-Request-Id on every answer
 - openapi.py, models.py: what /openapi.json documents
 """
 
@@ -21,8 +23,10 @@ from .access_log import AccessLog
 from .errors import install_error_handlers
 from .health import health_api
 from .ingest import ingest_api
+from .metrics_api import metrics_api
 from .openapi import openapi_without_422
 from .read_api import read_api
+from .request_id import RequestId
 
 
 def create_app(
@@ -43,9 +47,11 @@ def create_app(
         description="Partners sync cohorts into segments; people and SDKs read them.",
     )
     app.add_middleware(AccessLog)
+    app.add_middleware(RequestId)  # added last: outermost, so the log has the id
     app.include_router(ingest_api(settings, registry, store, limiter))
     app.include_router(read_api(registry, store, limiter))
     app.include_router(health_api(registry))
+    app.include_router(metrics_api())
     install_error_handlers(app)
     app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
     return app

@@ -10,6 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .. import metrics
 from ..store import StoreUnavailable
 
 log = logging.getLogger("service.http")
@@ -52,6 +53,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, error: StoreUnavailable) -> Response:
         log.warning("%s", error)
+        metrics.store_error(metrics.route_label(request.scope))
         return error_json(
             503,
             "store_unavailable",

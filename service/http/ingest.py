@@ -9,8 +9,9 @@ with a jsonResponseBody gets its body on every status, the service's own (403, 4
 from __future__ import annotations
 
 import logging
+import time
 from types import ModuleType
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 import generated
 from generated import ParseError, SyncRequest
 
+from .. import metrics
 from ..access import (
     CREATE_SEGMENT,
     UPDATE_INCLUDED,
@@ -25,8 +27,10 @@ from ..access import (
     Principal,
     not_allowed,
 )
+from ..metrics import INGEST_ROUTE
 from ..settings import Settings
 from ..store import (
+    ChangeResult,
     ContextKindConflict,
     CreationRefused,
     Environment,
@@ -58,9 +62,13 @@ class Ingest:
         self.public_url = public_url
 
     def apply_body(
-        self, module: ModuleType, principal: Principal, body: bytes
+        self, module: ModuleType, principal: Principal, body: bytes, notes: Any
     ) -> RawResponse:
-        """400, 403, 409, 503 or success for one request body; 500 only for a bug."""
+        """400, 403, 409, 503 or success for one request body; 500 only for a bug.
+
+        The members really added and removed are noted on notes (the request's state)
+        for the request log.
+        """
         doc: object = None
         environment: Optional[Environment] = None
         try:
@@ -73,7 +81,9 @@ class Ingest:
             if changes_members(sync) and not principal.allows(UPDATE_INCLUDED):
                 message = not_allowed(principal, UPDATE_INCLUDED, "changing members")
                 raise ParseError(403, "action_not_allowed", message + NOTHING_APPLIED)
-            self.apply(environment, sync, principal)
+            notes.members_added, notes.members_removed = self.apply(
+                environment, sync, principal
+            )
             return generated.success_response(
                 module,
                 doc,
@@ -94,10 +104,13 @@ class Ingest:
 
     def apply(
         self, environment: Environment, sync: SyncRequest, principal: Principal
-    ) -> None:
-        """store.apply, its refusals as the ParseError of their status."""
+    ) -> tuple[int, int]:
+        """store.apply, its refusals as the ParseError of their status; the members it
+        really (added, removed)."""
+        started = time.perf_counter()
+        results: list[ChangeResult] = []
         try:
-            self.store.apply(
+            results = self.store.apply(
                 environment, sync, may_create=principal.allows(CREATE_SEGMENT)
             )
         except CreationRefused as refusal:
@@ -106,6 +119,11 @@ class Ingest:
             raise ParseError(409, "context_kind_conflict", str(conflict)) from None
         except IntegrationConflict as conflict:
             raise ParseError(409, "integration_conflict", str(conflict)) from None
+        finally:  # refused and failed applies take time too
+            integration = metrics.integration_label(sync.integration_key)
+            seconds = time.perf_counter() - started
+            added_removed = metrics.observe_apply(integration, seconds, results)
+        return added_removed
 
     def refuse(
         self,
@@ -150,6 +168,7 @@ class Ingest:
             "the segment store is unavailable; nothing was applied, retry later",
         )
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        metrics.store_error(INGEST_ROUTE)
         return self.refuse(module, doc, error, environment, retry)
 
 
@@ -206,7 +225,7 @@ def ingest_api(
     ingest = Ingest(registry, store, settings.public_url)
 
     @router.post(
-        "/api/v2/segment-targets/{integrationKey}",
+        INGEST_ROUTE,
         summary="Sync a partner's cohort into a segment",
         status_code=204,
         response_class=Response,
@@ -218,6 +237,7 @@ def ingest_api(
         integration_key: IntegrationKey, request: Request
     ) -> Response:
         """Checks in this order: integration, token, rate, role, size, body, store."""
+        request.state.integration = metrics.integration_label(integration_key)
         try:
             module = generated.module_for(integration_key)
         except ParseError as error:
@@ -247,6 +267,7 @@ def ingest_api(
         except StoreUnavailable:
             return ingest.unavailable(module)
         if refusal is not None:
+            metrics.rate_limited(INGEST_ROUTE)
             error = ParseError(429, "rate_limited", refusal.message(limiter.limit))
             return ingest.refuse(module, None, error, None, refusal.headers())
         if not (principal.allows(CREATE_SEGMENT) or principal.allows(UPDATE_INCLUDED)):
@@ -260,6 +281,8 @@ def ingest_api(
         except BodyTooLarge:
             error = ParseError(413, "body_too_large", too_large(settings.max_body))
             return ingest.refuse(module, None, error)
-        return await run_in_threadpool(ingest.apply_body, module, principal, body)
+        return await run_in_threadpool(
+            ingest.apply_body, module, principal, body, request.state
+        )
 
     return router

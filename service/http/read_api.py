@@ -12,6 +12,7 @@ from typing import Annotated, Any, Optional
 from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
+from .. import metrics
 from ..access import UPDATE_SEGMENT, VIEW_SEGMENT, AccessDenied, Principal, not_allowed
 from ..store import DetailsPatch, Environment, RateLimiter, Registry, SegmentStore
 from .errors import ApiError
@@ -71,6 +72,7 @@ def read_api(
             request.state.token_id = principal.token_id
             refusal = limiter.check(principal.token_id)
             if refusal is not None:
+                metrics.rate_limited(metrics.route_label(request.scope))
                 message = refusal.message(limiter.limit)
                 raise ApiError(429, "rate_limited", message, refusal.headers())
             if not principal.allows(action):

@@ -11,6 +11,7 @@ and a token's requests count against one limit wherever they land. Keys (P the p
 - P:token:ID                     hash: hash (sha256 hex), role, actions (JSON), name,
                                  created_at, revoked_at (absent until revoked)
 - P:ratelimit:ID                 hash: start (ms), count; expires with its window
+- P:write_probe                  the time (ms) of the last readiness check's write
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ class RedisRegistry:
         """Raise StoreUnavailable unless Redis answers."""
         with unavailable_on_failure("a health check"):
             self.client.ping()
+
+    def probe_write(self) -> None:
+        """Raise StoreUnavailable unless Redis takes a write (not full, not read-only)."""
+        with unavailable_on_failure("a readiness check"):
+            self.client.set(self._key("write_probe"), now_ms(), px=60_000)
 
     # --- environments
 

@@ -41,6 +41,16 @@ class SqliteRegistry:
         with self.db.read() as conn:
             conn.execute("SELECT 1 FROM tokens LIMIT 1").fetchall()
 
+    def probe_write(self) -> None:
+        """Raise StoreUnavailable unless a write commits to the file and its log.
+
+        It rewrites the schema version with the value it holds: a real commit (one
+        page to the WAL, fsynced) that changes nothing a reader or a migration sees.
+        """
+        with self.db.write() as tx:
+            version = int(tx.execute("PRAGMA user_version").fetchone()[0])
+            tx.execute(f"PRAGMA user_version = {version}")
+
     # --- environments
 
     def bootstrap(self) -> Optional[Bootstrap]:

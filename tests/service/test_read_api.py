@@ -227,6 +227,9 @@ def test_openapi_documents_every_route(service):
         segments + "/{segmentKey}/members": ["get"],
         segments + "/{segmentKey}/included/{contextKey}": ["get"],
         "/healthz": ["get"],
+        "/livez": ["get"],
+        "/readyz": ["get"],
+        "/metrics": ["get"],
     }
     ingest = document["paths"]["/api/v2/segment-targets/{integrationKey}"]["post"]
     assert sorted(ingest["responses"]) == [
