@@ -24,7 +24,7 @@ from .errors import install_error_handlers
 from .health import health_api
 from .ingest import ingest_api
 from .metrics_api import metrics_api
-from .openapi import openapi_without_422
+from .openapi import openapi_document
 from .read_api import read_api
 from .request_id import RequestId
 
@@ -53,5 +53,5 @@ def create_app(
     app.include_router(health_api(registry))
     app.include_router(metrics_api())
     install_error_handlers(app)
-    app.openapi = lambda: openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

@@ -41,7 +41,7 @@ from ..store import (
     StoreUnavailable,
 )
 from .errors import RETRY_AFTER_SECONDS
-from .openapi import INGEST_EXTRA, INGEST_RESPONSES
+from .openapi import INGEST_EXTRA, INGEST_OPERATION, INGEST_RESPONSES
 
 log = logging.getLogger("service.ingest")
 
@@ -226,6 +226,7 @@ def ingest_api(
 
     @router.post(
         INGEST_ROUTE,
+        operation_id=INGEST_OPERATION,
         summary="Sync a partner's cohort into a segment",
         status_code=204,
         response_class=Response,

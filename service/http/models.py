@@ -6,7 +6,7 @@ generated runtime); its documentation is in openapi.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic.alias_generators import to_camel
@@ -65,14 +65,30 @@ Tag = Annotated[
 ]
 
 
-class SegmentDetails(BaseModel):
-    """PATCH body: the fields to change; later syncs never overwrite them."""
+def _without_null(schema: dict[str, Any]) -> None:
+    """Each property as its type alone: absent keeps a value, null is refused."""
+    for name, prop in schema.get("properties", {}).items():
+        types = [
+            choice for choice in prop.pop("anyOf", []) if choice != {"type": "null"}
+        ]
+        prop.pop("default", None)
+        if types:
+            schema["properties"][name] = {**types[0], **prop}
 
-    model_config = ConfigDict(extra="forbid")
+
+class SegmentDetails(BaseModel):
+    """PATCH body: the fields to change (none: nothing changes); syncs never overwrite them."""
+
+    # null is refused (not_null), so the document shows no null either
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
 
     name: Optional[str] = Field(None, min_length=1, max_length=256)
     description: Optional[str] = Field(None, max_length=4096)
-    tags: Optional[list[Tag]] = Field(None, max_length=100)
+    tags: Optional[list[Tag]] = Field(
+        None,
+        max_length=100,
+        description="replaces the tags; a repeated tag counts once",
+    )
 
     @field_validator("name", "description", "tags", mode="before")
     @classmethod

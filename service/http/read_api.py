@@ -24,7 +24,7 @@ from .models import (
     SegmentPage,
     segment_out,
 )
-from .openapi import ERRORS
+from .openapi import errors_of
 
 MAX_PAGE = 1000  # largest page of segments or members
 SEGMENTS = "/api/v2/projects/{projectKey}/environments/{environmentKey}/segments"
@@ -99,7 +99,13 @@ def read_api(
     def no_segment(segment_key: str) -> ApiError:
         return ApiError(404, "unknown_segment", f'no segment with key "{segment_key}"')
 
-    @router.get(SEGMENTS, response_model=SegmentPage, responses=ERRORS, tags=["read"])
+    @router.get(
+        SEGMENTS,
+        operation_id="listSegments",
+        response_model=SegmentPage,
+        responses=errors_of(400, 403, 404, 429, 503),
+        tags=["read"],
+    )
     def list_segments(
         project_key: ProjectKey,
         environment_key: EnvironmentKey,
@@ -117,8 +123,9 @@ def read_api(
 
     @router.get(
         SEGMENTS + "/{segmentKey:path}/members",
+        operation_id="listSegmentMembers",
         response_model=MemberPage,
-        responses=ERRORS,
+        responses=errors_of(400, 403, 404, 429, 503),
         tags=["read"],
     )
     def list_members(
@@ -139,8 +146,9 @@ def read_api(
 
     @router.get(
         SEGMENTS + "/{segmentKey:path}/included/{contextKey:path}",
+        operation_id="getSegmentInclusion",
         response_model=Inclusion,
-        responses=ERRORS,
+        responses=errors_of(403, 404, 429, 503),
         tags=["read"],
     )
     def is_included(
@@ -161,8 +169,9 @@ def read_api(
 
     @router.get(
         SEGMENTS + "/{segmentKey:path}",
+        operation_id="getSegment",
         response_model=SegmentOut,
-        responses=ERRORS,
+        responses=errors_of(403, 404, 429, 503),
         tags=["read"],
     )
     def get_segment(
@@ -180,8 +189,9 @@ def read_api(
 
     @router.patch(
         SEGMENTS + "/{segmentKey:path}",
+        operation_id="updateSegment",
         response_model=SegmentOut,
-        responses=ERRORS,
+        responses=errors_of(400, 403, 404, 429, 503),
         tags=["edit"],
     )
     def update_segment(
@@ -191,13 +201,11 @@ def read_api(
         details: SegmentDetails,
         principal: Principal = may_edit,
     ) -> SegmentOut:
-        """Change name, description or tags; later syncs keep what is set here."""
-        if not details.model_fields_set:
-            raise ApiError(
-                400,
-                "invalid_request",
-                "nothing to change: send name, description or tags",
-            )
+        """Change name, description or tags; later syncs keep what is set here.
+
+        A property left out keeps its value, so `{}` changes nothing and answers the
+        segment as it is (a JSON merge patch, RFC 7396, without null).
+        """
         environment = environment_of(project_key, environment_key)
         patch = DetailsPatch(
             name=details.name,

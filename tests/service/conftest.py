@@ -57,3 +57,18 @@ def redis_db(redis_server) -> Iterator[int]:
     finally:
         client.flushdb()  # a million members would otherwise stay in memory
         client.close()
+
+
+@pytest.fixture(scope="session")
+def example_environment(service) -> tuple[str, str]:
+    """The shared server with the environment the OpenAPI examples name, and a writer.
+
+    (project key, environment key) of that environment.
+    """
+    from service.http.openapi import EXAMPLE_CLIENT_SIDE_ID
+
+    from .helpers import cli
+
+    result = cli(service.db, "environment", "add", EXAMPLE_CLIENT_SIDE_ID, "docs", "ex")
+    assert result.returncode == 0, result.stderr
+    return "docs", "ex"

@@ -173,7 +173,6 @@ def test_patch_changes_only_what_it_names(writer):
 @pytest.mark.parametrize(
     ("body", "message"),
     [
-        ({}, "nothing to change: send name, description or tags"),
         (
             {"nmae": "x"},
             'unknown property "nmae"; the properties are: name, description, tags',
@@ -193,6 +192,18 @@ def test_patch_refusals_name_the_property(writer, body, message):
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_request"
     assert response.json()["message"].startswith(message)
+
+
+def test_empty_patch_changes_nothing(writer):
+    """`{}` is a valid merge patch by the document, and answers the segment as it is."""
+    sync(writer, "untouched", added=["u1"], name="Untouched")
+    path = segments_path(**ENV) + "/amplitude-untouched"
+    before = writer.get(path).json()
+    response = writer.patch(path, json={})
+    assert response.status_code == 200
+    assert response.json() == before  # updatedAt included: nothing was written
+    missing = writer.patch(segments_path(**ENV) + "/amplitude-none", json={})
+    assert missing.status_code == 404
 
 
 def test_patch_of_invalid_json_is_400(writer):
