@@ -7,7 +7,7 @@
 - errors.py: every refusal as {"code", "message"}
 - access_log.py: one log line per request, never a token, and the request metrics
 - request_id.py: an X-Request-Id on every answer
-- openapi.py, models.py: what /openapi.json documents
+- openapi.py, models.py: what /openapi.json documents; docs.py: /docs, offline
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..ratelimit import MemoryRateLimiter
 from ..settings import Settings
 from ..store import RateLimiter, Registry, SegmentStore
 from .access_log import AccessLog
+from .docs import install_docs
 from .errors import install_error_handlers
 from .health import health_api
 from .ingest import ingest_api
@@ -45,6 +46,8 @@ def create_app(
         title="Segment sync service",
         version="0.1.0",
         description="Partners sync cohorts into segments; people and SDKs read them.",
+        docs_url=None,  # docs.py serves /docs with local assets, not a CDN's
+        redoc_url=None,
     )
     app.add_middleware(AccessLog)
     app.add_middleware(RequestId)  # added last: outermost, so the log has the id
@@ -52,6 +55,7 @@ def create_app(
     app.include_router(read_api(registry, store, limiter))
     app.include_router(health_api(registry))
     app.include_router(metrics_api())
+    install_docs(app)
     install_error_handlers(app)
     app.openapi = lambda: openapi_document(app)  # type: ignore[method-assign]
     return app

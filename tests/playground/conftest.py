@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from .helpers import MANIFESTS, Playground, chromium_missing, start_chromium
+from tests.browser import start_chromium
+from tests.browser import unavailable_reason as chromium_missing
+
+from .helpers import MANIFESTS, Playground
 
 
 @pytest.fixture(scope="session")

@@ -1,35 +1,19 @@
 """The playground as a real subprocess, and a real headless Chromium driven by selenium.
 
-Chromium and chromedriver are Debian's (`chromium`, `chromium-driver`; `./dev test`
-installs them as root with apt). Nothing is downloaded: selenium is given both paths,
-so Selenium Manager has nothing to fetch.
+The browser is tests/browser.py's (Debian's chromium and chromedriver, nothing
+downloaded), shared with the service's /docs test.
 """
 
 from __future__ import annotations
 
 import os
 import selectors
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-)
 
 
 class Playground:
@@ -72,37 +56,3 @@ class Playground:
                 self.process.wait()
         for stream in (self.process.stdout, self.process.stderr):
             stream.close()
-
-
-def chromium_missing() -> Optional[str]:
-    """Why the browser tests cannot run here, or None when they can."""
-    for path, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
-        if shutil.which(path) is None:
-            return (
-                f"{path} is missing (Debian's {package}; ./dev test installs it when run "
-                "as root with apt-get)"
-            )
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        return "selenium is not installed (pip install -e '.[test]')"
-    return None
-
-
-def start_chromium(profile: Path, width: int = 1440, height: int = 1000):
-    """A headless Chromium with a fresh profile folder, driven over chromedriver."""
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    os.environ.setdefault("SE_AVOID_STATS", "true")  # Selenium Manager: no telemetry
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument(f"--window-size={width},{height}")
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    started = time.perf_counter()
-    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
-    driver.started_in = time.perf_counter() - started
-    return driver

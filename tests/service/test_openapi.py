@@ -174,3 +174,22 @@ def test_response_headers_are_documented_and_sent(document, writer):
     assert re.fullmatch(pattern, answer.headers["X-Request-Id"])
     throttled = ingest(document)["responses"]["429"]["headers"]
     assert {"Retry-After", "X-Ratelimit-Reset", "X-Request-Id"} <= set(throttled)
+
+
+def test_docs_page_needs_no_other_host(service):
+    with service.client() as client:
+        page = client.get("/docs")
+        urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)""", page.text)
+        assets = {url: client.get(url) for url in urls}
+        redoc = client.get("/redoc")
+    assert page.status_code == 200
+    assert sorted(urls) == [
+        "/docs/assets/favicon-32x32.png",
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/openapi.json",
+    ]
+    assert all(response.status_code == 200 for response in assets.values())
+    assert "SwaggerUIBundle" in assets["/docs/assets/swagger-ui-bundle.js"].text
+    assert '"validatorUrl": null' in page.text  # nor the online validator
+    assert redoc.status_code == 404  # FastAPI's redoc would load from a CDN
