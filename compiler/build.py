@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -163,7 +164,7 @@ def file_sources(
     for m in modules:
         sources[module_file(m)] = (
             file_key(m.key, m.source, m.sha256),
-            lambda m=m: emit_module(m),
+            partial(emit_module, m),
         )
     sources[RUNTIME_FILE] = (file_key(RUNTIME_FILE), emit_runtime)
     registry_inputs = [

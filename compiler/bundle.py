@@ -292,7 +292,7 @@ def split_registry(text: str) -> Registry:
 
 
 def first_line(stmt: ast.stmt) -> int:
-    decorators = getattr(stmt, "decorator_list", [])
+    decorators: list[ast.expr] = getattr(stmt, "decorator_list", [])
     return min([stmt.lineno] + [d.lineno for d in decorators])
 
 
@@ -369,10 +369,10 @@ def imported_modules(text: str) -> dict[str, bool]:
     def visit(node: ast.AST, optional: bool) -> None:
         if isinstance(node, ast.Try):
             guarded = optional or any(catches_import_error(h) for h in node.handlers)
-            for child in node.body:
-                visit(child, guarded)
-            for child in node.handlers + node.orelse + node.finalbody:
-                visit(child, optional)
+            for statement in node.body:
+                visit(statement, guarded)
+            for other in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(other, optional)
             return
         names: list[str] = []
         if isinstance(node, ast.Import):

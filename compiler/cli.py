@@ -17,7 +17,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from . import paths, write
 from .diagnostics import ERROR, FORMATS, WARNING, Diagnostic, render_all
@@ -26,6 +26,7 @@ from .paths import UsageError
 
 if TYPE_CHECKING:
     from .build import BuildResult
+    from .trial import Trial
 
 # The pipeline (jsonschema, jinja2, ...) is imported by the commands that run it, after
 # their arguments are checked: a mistake in them is answered at once.
@@ -39,11 +40,12 @@ BLACK = "black==25.9.0"  # as pinned in pyproject.toml
 def main(argv: Sequence[str] | None = None) -> int:
     args = arguments().parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except UsageError as mistake:
         return fail(str(mistake))
     except ModuleNotFoundError as missing:
-        if (missing.name or "").partition(".")[0] in ("compiler", ""):
+        if not missing.name or missing.name.partition(".")[0] == "compiler":
             raise  # not a missing dependency: a bug, reported below
         return fail(not_installed(missing.name))
     except KeyboardInterrupt:
@@ -309,13 +311,15 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def human_output(format: str):
+def human_output(format: str) -> Callable[[str], None]:
     """print for the lines people read: stdout, except when stdout carries JSON."""
     stream = sys.stderr if format == "json" else sys.stdout
     return lambda line: print(line, file=stream)
 
 
-def run_single_file(args: argparse.Namespace, manifests: Path, say) -> int:
+def run_single_file(
+    args: argparse.Namespace, manifests: Path, say: Callable[[str], None]
+) -> int:
     """build --single-file PATH: the package as one module (see compiler.bundle)."""
     from .build import build
     from .bundle import single_file
@@ -346,7 +350,9 @@ def run_single_file(args: argparse.Namespace, manifests: Path, say) -> int:
     return 0
 
 
-def report_single_file_drift(target: Path, old: str | None, text: str, say) -> int:
+def report_single_file_drift(
+    target: Path, old: str | None, text: str, say: Callable[[str], None]
+) -> int:
     if old == text:
         say(f"{target} is up to date")
         return 0
@@ -396,7 +402,10 @@ def summary(result: BuildResult, manifests_dir: Path, verb: str) -> str:
 
 
 def report_drift(
-    out: Path, files: dict[str, str], changes: write.Plan, say=print
+    out: Path,
+    files: dict[str, str],
+    changes: write.Plan,
+    say: Callable[[str], None] = print,
 ) -> int:
     if changes.up_to_date:
         say(f"{out}/ is up to date ({len(changes.unchanged)} files)")
@@ -494,7 +503,7 @@ def example_bodies(file: Path) -> list[Path]:
     return found
 
 
-def print_trial(trial, file: Path, show_module: bool) -> None:
+def print_trial(trial: Trial, file: Path, show_module: bool) -> None:
     sys.stderr.write(render_all(trial.diagnostics))
     if not trial.module:
         print(f"{file}: {count(trial.diagnostics)}; nothing to try", file=sys.stderr)
@@ -523,7 +532,7 @@ def count(diagnostics: Sequence[Diagnostic]) -> str:
     return f"{errors} error(s), {warnings} warning(s)"
 
 
-def trial_json(trial) -> dict:
+def trial_json(trial: Trial) -> dict[str, Any]:
     return {
         "key": trial.key,
         "ok": trial.ok,
@@ -549,8 +558,9 @@ def trial_json(trial) -> dict:
 def run_playground(args: argparse.Namespace) -> int:
     from .playground.server import serve  # http.server and the pipeline: only here
 
+    manifests: Optional[Path] = None
     if args.manifests is not None:
         manifests = paths.manifests_folder(args.manifests)
-    else:
-        manifests = DEFAULT_MANIFESTS if DEFAULT_MANIFESTS.is_dir() else None
+    elif DEFAULT_MANIFESTS.is_dir():
+        manifests = DEFAULT_MANIFESTS
     return serve(args.host, args.port, manifests)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, replace
-from typing import Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence
+
+if TYPE_CHECKING:
+    from .positions import SourceMap
 
 ERROR = "error"
 WARNING = "warning"
@@ -49,7 +52,7 @@ class Diagnostic:
         lines.append(f"  fix: {self.hint}")
         return "\n".join(lines)
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         """The fields of --format json (0 positions become null)."""
         return {
             "file": self.file,
@@ -67,7 +70,7 @@ class Diagnostic:
 
     def github(self) -> str:
         """A GitHub Actions workflow command that annotates the file at the node."""
-        properties = [("file", self.file)]
+        properties: list[tuple[str, object]] = [("file", self.file)]
         if self.line:
             properties += [("line", self.line), ("col", self.column)]
             properties += [("endLine", self.end_line), ("endColumn", self.end_column)]
@@ -96,13 +99,13 @@ def render_all(diagnostics: Sequence[Diagnostic], format: str = "text") -> str:
 
 
 def error(
-    code: str, file: str, pointer: str, message: str, hint: str, **where
+    code: str, file: str, pointer: str, message: str, hint: str, **where: Any
 ) -> Diagnostic:
     return Diagnostic(ERROR, code, file, pointer, message, hint, **where)
 
 
 def warning(
-    code: str, file: str, pointer: str, message: str, hint: str, **where
+    code: str, file: str, pointer: str, message: str, hint: str, **where: Any
 ) -> Diagnostic:
     return Diagnostic(WARNING, code, file, pointer, message, hint, **where)
 
@@ -116,7 +119,7 @@ def pointer_join(*tokens: str | int) -> str:
     return "".join("/" + str(t).replace("~", "~0").replace("/", "~1") for t in tokens)
 
 
-def placed(diagnostic: Diagnostic, source_map) -> Diagnostic:
+def placed(diagnostic: Diagnostic, source_map: Optional[SourceMap]) -> Diagnostic:
     """The diagnostic with the line and column of its node in a compiler.positions
     SourceMap of its file (unchanged when it has a position or the node is not there).
     """

@@ -6,9 +6,13 @@ import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__, ir
 from .naming import RUNTIME_MODULE
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -24,8 +28,8 @@ class Header:
 
 
 @lru_cache(maxsize=1)
-def environment():  # -> jinja2.Environment; imported here, as a no-op build never renders
-    import jinja2
+def environment() -> jinja2.Environment:
+    import jinja2  # here: a no-op build never renders
 
     # Strict: a misspelled variable is an error, never an empty string in generated code.
     return jinja2.Environment(

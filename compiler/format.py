@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import black
 
 
 class FormatError(ValueError):
@@ -10,13 +14,14 @@ class FormatError(ValueError):
 
 
 @lru_cache(maxsize=1)
-def mode():  # -> black.Mode; black is imported only when something is formatted
-    import black
+def mode() -> black.Mode:
+    import black  # here: black is imported only when something is formatted
+    from black.mode import TargetVersion
 
     # Generated code must run on CPython 3.9+; pinning the mode keeps output identical
     # wherever the compiler runs, whatever pyproject.toml sits nearby.
     return black.Mode(
-        target_versions={black.TargetVersion.PY39},
+        target_versions={TargetVersion.PY39},
         line_length=88,
         string_normalization=True,
         magic_trailing_comma=True,
@@ -26,8 +31,9 @@ def mode():  # -> black.Mode; black is imported only when something is formatted
 def format_source(source: str) -> str:
     """The black-formatted text; raises FormatError if it is not Python."""
     import black
+    from black.parsing import InvalidInput
 
     try:
         return black.format_str(source, mode=mode())
-    except black.InvalidInput as exc:
+    except InvalidInput as exc:
         raise FormatError(str(exc)) from exc

@@ -208,13 +208,13 @@ class _Parser:
                                 f"#{helper} takes exactly one path")  # fmt: skip
         param = self.path(words[1], tag)
         program = self.parse_program(closing=tag)
-        end = self.pending
+        end = self.pending_tag()
         inverse = None
         inverse_strip = Strip()
         if end.kind == "else":
             inverse_strip = end.strip
             inverse = self.parse_program(closing=tag)
-            end = self.pending
+            end = self.pending_tag()
         elif end.kind == "else_chain":
             inverse_strip = end.strip
             chained_tag = _Tag(
@@ -222,7 +222,7 @@ class _Parser:
             )
             nested = self.block(chained_tag, chained=True)
             inverse = Program([nested], chained=True)
-            end = self.pending
+            end = self.pending_tag()
             if chained:
                 return self.finish(
                     helper, param, program, inverse, tag, inverse_strip, end
@@ -237,7 +237,22 @@ class _Parser:
         return Block(helper, param, program, inverse, tag.strip, inverse_strip,
                      end.strip, tag.line, tag.column)  # fmt: skip
 
-    def finish(self, helper, param, program, inverse, tag, inverse_strip, end) -> Block:
+    def pending_tag(self) -> _Tag:
+        """The else or close tag parse_program(closing=...) stopped at."""
+        # parse_program raises "is never closed" rather than return without one
+        assert self.pending is not None
+        return self.pending
+
+    def finish(
+        self,
+        helper: str,
+        param: PathExpr,
+        program: Program,
+        inverse: Optional[Program],
+        tag: _Tag,
+        inverse_strip: Strip,
+        end: _Tag,
+    ) -> Block:
         """A chained `{{else if}}` block shares its parent's close tag (left pending)."""
         self.pending = end
         close_strip = end.strip if end.kind == "close" else Strip()
@@ -456,7 +471,9 @@ _LEADING_LINE = re.compile(r"\A[ \t]*\r?\n?")
 _TRAILING_INDENT = re.compile(r"[ \t]+\Z")
 
 
-def _is_prev_whitespace(body: list, i: Optional[int] = None, root: bool = False):
+def _is_prev_whitespace(
+    body: list[Node], i: Optional[int] = None, root: bool = False
+) -> bool:
     i = len(body) if i is None else i
     prev = body[i - 1] if i - 1 >= 0 else None
     sibling = body[i - 2] if i - 2 >= 0 else None
@@ -468,7 +485,9 @@ def _is_prev_whitespace(body: list, i: Optional[int] = None, root: bool = False)
     return False
 
 
-def _is_next_whitespace(body: list, i: Optional[int] = None, root: bool = False):
+def _is_next_whitespace(
+    body: list[Node], i: Optional[int] = None, root: bool = False
+) -> bool:
     i = -1 if i is None else i
     following = body[i + 1] if i + 1 < len(body) else None
     sibling = body[i + 2] if i + 2 < len(body) else None
@@ -480,7 +499,9 @@ def _is_next_whitespace(body: list, i: Optional[int] = None, root: bool = False)
     return False
 
 
-def _omit_right(body: list, i: Optional[int] = None, multiple: bool = False) -> None:
+def _omit_right(
+    body: list[Node], i: Optional[int] = None, multiple: bool = False
+) -> None:
     index = 0 if i is None else i + 1
     current = body[index] if index < len(body) else None
     if not isinstance(current, Content) or (not multiple and current.right_stripped):
@@ -491,7 +512,9 @@ def _omit_right(body: list, i: Optional[int] = None, multiple: bool = False) -> 
     current.right_stripped = current.value != original
 
 
-def _omit_left(body: list, i: Optional[int] = None, multiple: bool = False) -> bool:
+def _omit_left(
+    body: list[Node], i: Optional[int] = None, multiple: bool = False
+) -> bool:
     index = len(body) - 1 if i is None else i - 1
     current = body[index] if 0 <= index < len(body) else None
     if not isinstance(current, Content) or (not multiple and current.left_stripped):
@@ -501,6 +524,13 @@ def _omit_left(body: list, i: Optional[int] = None, multiple: bool = False) -> b
     current.value = pattern.sub("", current.value, count=1)
     current.left_stripped = current.value != original
     return current.left_stripped
+
+
+def _chained_block(program: Program, index: int) -> Block:
+    """A block of a chained `{{else if}}` program (which holds blocks only)."""
+    node = program.body[index]
+    assert isinstance(node, Block)
+    return node
 
 
 class _WhitespaceControl:
@@ -530,13 +560,16 @@ class _WhitespaceControl:
                 _omit_right(body, i)
                 _omit_left(body, i)
             if open_standalone:
-                _omit_right((current.program or current.inverse).body)
+                assert isinstance(current, Block)  # only blocks have openStandalone
+                # handlebars.js: (program || inverse); a Block here always has a program
+                _omit_right(current.program.body)
                 _omit_left(body, i)
             if close_standalone:
+                assert isinstance(current, Block)  # only blocks have closeStandalone
                 _omit_right(body, i)
                 _omit_left((current.inverse or current.program).body)
 
-    def accept(self, node: Node) -> Optional[dict]:
+    def accept(self, node: Node) -> Optional[dict[str, bool]]:
         if isinstance(node, Mustache):
             return {"open": node.strip.open, "close": node.strip.close}
         if isinstance(node, Comment):
@@ -546,7 +579,7 @@ class _WhitespaceControl:
             return self.block(node)
         return None
 
-    def block(self, block: Block) -> dict:
+    def block(self, block: Block) -> dict[str, bool]:
         self.program(block.program)
         if block.inverse is not None:
             self.program(block.inverse)
@@ -554,9 +587,11 @@ class _WhitespaceControl:
         inverse = block.inverse
         first_inverse = last_inverse = inverse
         if inverse is not None and inverse.chained:
-            first_inverse = inverse.body[0].program
-            while last_inverse.chained:
-                last_inverse = last_inverse.body[-1].program
+            first_inverse = _chained_block(inverse, 0).program
+            last = inverse
+            while last.chained:
+                last = _chained_block(last, -1).program
+            last_inverse = last
         strip = {
             "open": block.open_strip.open,
             "close": block.close_strip.close,
@@ -565,7 +600,7 @@ class _WhitespaceControl:
         }
         if block.open_strip.close:
             _omit_right(program.body, None, True)
-        if inverse is not None:
+        if first_inverse is not None and last_inverse is not None:  # an inverse
             if block.inverse_strip.open:
                 _omit_left(program.body, None, True)
             if block.inverse_strip.close:

@@ -13,7 +13,7 @@ keeps nesting deeper) counts as unproven, and the runtime checks such output ins
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import FrozenSet, Iterable, Optional
+from typing import Callable, FrozenSet, Iterable, Optional, TypeVar
 
 from . import ir
 
@@ -45,6 +45,7 @@ class State:
 
 START = State((), VALUE)
 States = FrozenSet[State]
+Argument = TypeVar("Argument")
 
 
 def proven_valid(template: ir.ResponseTemplate) -> bool:
@@ -56,23 +57,27 @@ def proven_valid(template: ir.ResponseTemplate) -> bool:
 def run(nodes: Iterable[ir.ResponseNode], states: States) -> Optional[States]:
     """The states after the nodes, or None when some path fails."""
     for node in nodes:
+        after: Optional[States]
         if isinstance(node, ir.Text):
-            states = each_state(states, text, node.value)
+            after = each_state(states, text, node.value)
         elif isinstance(node, ir.Output):
-            states = each_state(states, hole, node.in_string)
+            after = each_state(states, hole, node.in_string)
         elif isinstance(node, ir.Each):
-            states = loop(node.body, states)
-            if states is not None and node.otherwise:
-                other = run(node.otherwise, states)
-                states = None if other is None else states | other
-        else:  # Conditional and With: either branch may run
+            after = loop(node.body, states)
+            if after is not None and node.otherwise:
+                other = run(node.otherwise, after)
+                after = None if other is None else after | other
+        elif isinstance(node, (ir.Conditional, ir.With)):  # either branch may run
             first = run(
                 node.then if isinstance(node, ir.Conditional) else node.body, states
             )
             second = run(node.otherwise, states)
-            states = None if first is None or second is None else first | second
-        if states is None:
+            after = None if first is None or second is None else first | second
+        else:  # a Run is made from a proven body for the plain renderer, never proven
+            raise TypeError(f"a {node.kind} node is not a template's to prove")
+        if after is None:
             return None
+        states = after
     return states
 
 
@@ -91,9 +96,13 @@ def loop(body: tuple[ir.ResponseNode, ...], states: States) -> Optional[States]:
     return None
 
 
-def each_state(states: States, advance, argument) -> Optional[States]:
+def each_state(
+    states: States,
+    advance: Callable[[State, Argument], Optional[State]],
+    argument: Argument,
+) -> Optional[States]:
     """advance(state, argument) for every state; None as soon as one fails."""
-    result = set()
+    result: set[State] = set()
     for state in states:
         after = advance(state, argument)
         if after is None:

@@ -220,7 +220,8 @@ class _Sequence:
         return "".join(item.python() for item in self.items)
 
     def width(self) -> Width:
-        low, high = 0, 0
+        low: int = 0
+        high: Optional[int] = 0
         for item in self.items:
             item_low, item_high = item.width()
             low += item_low
@@ -240,8 +241,8 @@ class _Alternation:
     def width(self) -> Width:
         widths = [alternative.width() for alternative in self.alternatives]
         lows = [low for low, _ in widths]
-        highs = [high for _, high in widths]
-        return (min(lows), None if None in highs else max(highs))
+        highs = [high for _, high in widths if high is not None]
+        return (min(lows), max(highs) if len(highs) == len(widths) else None)
 
 
 _GROUP_OPENERS = {
@@ -266,20 +267,19 @@ class _Group:
 
     def python(self) -> str:
         if self.kind in _LOOKBEHINDS and isinstance(self.body, _Alternation):
-            return self._split_lookbehind()
+            return self._split_lookbehind(self.body)
         if self.name is not None and _PYTHON_GROUP_NAME.fullmatch(self.name):
             return f"(?P<{self.name}>{self.body.python()})"
         # A name Python rejects (with `$`) becomes a plain group: numbering stays the
         # same, and names cannot matter as backreferences are refused.
         return _GROUP_OPENERS[self.kind] + self.body.python() + ")"
 
-    def _split_lookbehind(self) -> str:
+    def _split_lookbehind(self, body: _Alternation) -> str:
         # Python wants one fixed width per lookbehind, JavaScript allows `(?<=a|bc)`:
         # look behind for each alternative (any must match, or for negative: none).
         opener = _GROUP_OPENERS[self.kind]
         parts = [
-            opener + alternative.python() + ")"
-            for alternative in self.body.alternatives
+            opener + alternative.python() + ")" for alternative in body.alternatives
         ]
         joiner = "|" if self.kind == "lookbehind" else ""
         return "(?:" + joiner.join(parts) + ")"
@@ -636,7 +636,9 @@ class _Parser:
             self.pos += 2
             return _CharSet(_CLASS_ESCAPES[char])
         if char in _DECIMAL_DIGITS and char != "0":
-            digits = _DIGIT_RUN.match(self.units, self.pos + 1).group()
+            run = _DIGIT_RUN.match(self.units, self.pos + 1)
+            assert run is not None  # char, a digit, starts it
+            digits = run.group()
             if int(digits) <= self.capture_count:
                 self.pos += 1 + len(digits)
                 self.refuse("backreference", start, _BACKREFERENCE_REASON)

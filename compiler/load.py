@@ -107,6 +107,7 @@ def load_one(
     source = f"{folder.parent.name}/{folder.name}/{MANIFEST_FILE}"
     manifest, problem = manifest_from_bytes(key, shown, source, raw)
     if manifest is None:
+        assert problem is not None  # manifest_from_bytes gives one or the other
         return None, [problem]
     examples, problems = load_examples(folder / EXAMPLES_DIR)
     return replace(manifest, examples=examples), problems

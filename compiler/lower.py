@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Optional
+from typing import Any, Optional
 
 from jsonpointer import JsonPointer
 
@@ -27,7 +27,9 @@ def lower(manifest: Manifest) -> ir.ParserModule:
     mode = decide_mode(parser)
     template = capability.get("jsonResponseBody")
 
-    def optional(name: str, source: dict, prefix: str = "") -> Optional[ir.Read]:
+    def optional(
+        name: str, source: dict[str, Any], prefix: str = ""
+    ) -> Optional[ir.Read]:
         return read(prefix + name, source[name]) if name in source else None
 
     return ir.ParserModule(
@@ -61,7 +63,7 @@ def lower(manifest: Manifest) -> ir.ParserModule:
     )
 
 
-def fast_path(members: dict, mode: str) -> Optional[ir.FastPath]:
+def fast_path(members: dict[str, Any], mode: str) -> Optional[ir.FastPath]:
     """Whole-array reads when every member pointer used on the fast path is one token."""
     pointers = [members["memberIdPath"]]
     if mode == ir.BOOLEAN:
@@ -79,7 +81,7 @@ def fast_path(members: dict, mode: str) -> Optional[ir.FastPath]:
     )
 
 
-def decide_mode(parser: dict) -> str:
+def decide_mode(parser: dict[str, Any]) -> str:
     if "arrayInclusion" in parser:
         return (
             ir.ACTION
@@ -89,7 +91,7 @@ def decide_mode(parser: dict) -> str:
     return ir.NAMED
 
 
-def member_arrays(parser: dict, mode: str) -> tuple[ir.MemberArray, ...]:
+def member_arrays(parser: dict[str, Any], mode: str) -> tuple[ir.MemberArray, ...]:
     if mode == ir.NAMED:
         return (
             member_array("addMemberArrayPath", parser, "added_members", True),
@@ -99,7 +101,7 @@ def member_arrays(parser: dict, mode: str) -> tuple[ir.MemberArray, ...]:
 
 
 def member_array(
-    name: str, parser: dict, variable: str, included: Optional[bool]
+    name: str, parser: dict[str, Any], variable: str, included: Optional[bool]
 ) -> ir.MemberArray:
     pointer = parser[name]
     return ir.MemberArray(

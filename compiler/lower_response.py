@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import astuple, dataclass, replace
 from itertools import count
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Union
 
 from . import ir
 from .handlebars import (
@@ -85,8 +85,8 @@ def plain_nodes(
 ) -> tuple[ir.ResponseNode, ...]:
     """The body for the plain renderer: stretches of text and mustaches become Runs."""
     result: list[ir.ResponseNode] = []
-    stretch: list[ir.ResponseNode] = []
-    for node in nodes + (None,):
+    stretch: list[Union[ir.Text, ir.Output]] = []
+    for node in (*nodes, None):
         if isinstance(node, (ir.Text, ir.Output)):
             stretch.append(node)
             continue
@@ -95,17 +95,30 @@ def plain_nodes(
             stretch = []
         if node is None:
             break
-        branches = {
-            field: plain_nodes(getattr(node, field), names)
-            for field in ("then", "otherwise", "body")
-            if hasattr(node, field)
-        }
-        result.append(replace(node, **branches))
+        result.append(with_plain_branches(node, names))
     return tuple(result)
 
 
-def run_of(stretch: list[ir.ResponseNode], names: Iterator[int]) -> ir.Run:
-    reads, strings, escaped, raw, scalars, parts = [], [], [], [], [], []
+def with_plain_branches(
+    node: Union[ir.Conditional, ir.Each, ir.With, ir.Run], names: Iterator[int]
+) -> ir.ResponseNode:
+    """A block with plain_nodes of each branch (named in the order then, otherwise, body)."""
+    if isinstance(node, ir.Conditional):
+        then = plain_nodes(node.then, names)
+        return replace(node, then=then, otherwise=plain_nodes(node.otherwise, names))
+    if isinstance(node, (ir.Each, ir.With)):
+        otherwise = plain_nodes(node.otherwise, names)
+        return replace(node, otherwise=otherwise, body=plain_nodes(node.body, names))
+    return node
+
+
+def run_of(stretch: list[Union[ir.Text, ir.Output]], names: Iterator[int]) -> ir.Run:
+    reads: list[tuple[str, str, str]] = []
+    strings: list[str] = []
+    escaped: list[str] = []
+    raw: list[str] = []
+    scalars: list[str] = []
+    parts: list[str] = []
     for node in stretch:
         if isinstance(node, ir.Text):
             parts.append(node.literal)
@@ -221,7 +234,9 @@ def loop_targets(body: tuple[ir.ResponseNode, ...], names: tuple[str, ...]) -> s
 
 def expressions(nodes: tuple[ir.ResponseNode, ...]) -> Iterator[str]:
     for node in nodes:
-        if not isinstance(node, ir.Text):
+        if isinstance(node, ir.Run):
+            yield from (expression for _, expression, _ in node.reads)
+        elif not isinstance(node, ir.Text):
             yield node.expression
         for branch in ("then", "otherwise", "body"):
             yield from expressions(getattr(node, branch, ()))
@@ -232,7 +247,8 @@ def path_expression(path: PathExpr, scope: Scope) -> str:
     if path.data and not path.root:
         if scope.loop is None:
             return "None"
-        return getattr(scope.loop, path.parts[0])
+        name: str = getattr(scope.loop, path.parts[0])  # @index, @key, @first, @last
+        return name
     if path.root:
         base = "c0"
     elif path.depth < len(scope.contexts):

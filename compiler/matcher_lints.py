@@ -47,7 +47,7 @@ FLAG_ADVICE = {
 
 
 def matcher_lints(
-    manifest: Manifest, parser: dict, python_pattern: str
+    manifest: Manifest, parser: dict[str, Any], python_pattern: str
 ) -> list[Diagnostic]:
     """The warnings about a matcher that translated (python_pattern is its translation)."""
     matcher = parser["arrayInclusion"]["matcher"]
@@ -123,7 +123,7 @@ def never_matches(file: str, matcher: str) -> Iterator[Diagnostic]:
                                f"{number}) that can never match")  # fmt: skip
 
 
-def dead_warning(file: str, matcher: str, anchors: list, what: str) -> Diagnostic:
+def dead_warning(file: str, matcher: str, anchors: list[Any], what: str) -> Diagnostic:
     where = ", ".join(f'"{a.symbol}" at position {a.position}' for a in anchors)
     reason = (
         f"{where} can never hold there: ^ matches only before the first character "
@@ -147,7 +147,7 @@ def dead_warning(file: str, matcher: str, anchors: list, what: str) -> Diagnosti
 
 
 def removals(
-    manifest: Manifest, parser: dict, matcher: str, python_pattern: str
+    manifest: Manifest, parser: dict[str, Any], matcher: str, python_pattern: str
 ) -> list[Diagnostic]:
     candidates = removal_candidates(manifest, parser, matcher)
     accepted = [a for a in candidates if js_test(python_pattern, a)]
@@ -186,7 +186,7 @@ def removals(
 
 
 def removal_candidates(
-    manifest: Manifest, parser: dict, matcher: str
+    manifest: Manifest, parser: dict[str, Any], matcher: str
 ) -> tuple[str, ...]:
     """The usual removal spellings; then the removal-looking words of the matcher
     itself and of the rest of the manifest (REMOVE_MEMBERS, remove_from_audience), the
@@ -216,7 +216,7 @@ def manifest_words(document: Any, skip: str) -> Iterator[str]:
             yield from manifest_words(value, skip)
 
 
-def example_actions(manifest: Manifest, parser: dict) -> list[str]:
+def example_actions(manifest: Manifest, parser: dict[str, Any]) -> list[str]:
     """The action strings the example bodies send at arrayInclusion.path."""
     path = parser.get("arrayInclusion", {}).get("path")
     if not isinstance(path, str):

@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Iterator, Mapping, Optional
+from typing import Iterator, Mapping, Optional, Sequence
 
 _names = itertools.count()
 _lock = threading.Lock()
@@ -41,7 +41,12 @@ class _Finder(importlib.abc.MetaPathFinder):
     def __init__(self) -> None:
         self.packages: dict[str, Mapping[str, str]] = {}
 
-    def find_spec(self, fullname: str, path=None, target=None) -> Optional[ModuleSpec]:
+    def find_spec(
+        self,
+        fullname: str,
+        path: Optional[Sequence[str]] = None,
+        target: Optional[ModuleType] = None,
+    ) -> Optional[ModuleSpec]:
         package, _, module = fullname.partition(".")
         files = self.packages.get(package)
         if files is None or "." in module:

@@ -121,7 +121,7 @@ def escape_tildes(pointer: str) -> str:
 # --- spelling lints ----------------------------------------------------------------------
 
 
-def pointer_properties(parser: dict) -> Iterator[tuple[str, str, bool]]:
+def pointer_properties(parser: dict[str, Any]) -> Iterator[tuple[str, str, bool]]:
     """(manifest pointer, value, inside each member) of every pointer of a requestParser."""
     for name, value in parser.items():
         if name.endswith("Path") and isinstance(value, str):
@@ -136,7 +136,7 @@ def pointer_properties(parser: dict) -> Iterator[tuple[str, str, bool]]:
                 yield PARSER + pointer_join("memberArrayParser", name), value, True
 
 
-def spelling_lints(manifest: Manifest, parser: dict) -> list[Diagnostic]:
+def spelling_lints(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnostic]:
     """Valid pointers whose tokens look like JSONPath, dotted or bracket paths, or that
     hold an empty token (a doubled or trailing "/")."""
     problems = []
@@ -192,7 +192,7 @@ def spelling_problem(file: str, where: str, pointer: str) -> Optional[Diagnostic
 # --- memberArrayParser paths -------------------------------------------------------------
 
 
-def member_lints(manifest: Manifest, parser: dict) -> list[Diagnostic]:
+def member_lints(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnostic]:
     """Member paths that look written from the body root, instead of from each member."""
     members = parser.get("memberArrayParser")
     if not isinstance(members, dict):
@@ -261,7 +261,7 @@ def from_root_problem(
 # --- two values from one place -----------------------------------------------------------
 
 
-def request_values(parser: dict) -> dict[str, str]:
+def request_values(parser: dict[str, Any]) -> dict[str, str]:
     """Name -> pointer of every request-level value (arrayInclusion/path included)
     that is a valid pointer (an invalid one is an error of its own)."""
     values = {}
@@ -273,7 +273,7 @@ def request_values(parser: dict) -> dict[str, str]:
     return values
 
 
-def member_values(members: dict) -> dict[str, str]:
+def member_values(members: dict[str, Any]) -> dict[str, str]:
     """Name -> pointer of every valid pointer of a memberArrayParser."""
     return {n: members[n] for n in MEMBER_VALUES if is_pointer(members.get(n))}
 
@@ -282,21 +282,25 @@ def is_pointer(value: object) -> bool:
     return isinstance(value, str) and (value == "" or value.startswith("/"))
 
 
-def overlap_lints(manifest: Manifest, parser: dict) -> list[Diagnostic]:
+def overlap_lints(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnostic]:
     """Two values read from one place, or a value read from inside another one."""
     members = parser.get("memberArrayParser")
-    levels = [("requestParser", "", request_values(parser), ARRAYS)]
+    levels: list[tuple[str, str, dict[str, str], tuple[str, ...]]] = [
+        ("requestParser", "", request_values(parser), ARRAYS)
+    ]
     if isinstance(members, dict):
         values = member_values(members)
         levels.append(("memberArrayParser", "/memberArrayParser", values, ()))
-    problems = []
+    problems: list[Diagnostic] = []
     for level, base, values, arrays in levels:
         problems += same_place(manifest.path, level, base, values)
         problems += inside_values(manifest.path, level, base, values, arrays)
     return problems
 
 
-def same_place(file: str, level: str, base: str, values: dict) -> Iterator[Diagnostic]:
+def same_place(
+    file: str, level: str, base: str, values: dict[str, Any]
+) -> Iterator[Diagnostic]:
     for (a, pa), (b, pb) in combinations(values.items(), 2):
         if pa != pb or frozenset({a, b}) in SAME_PLACE_ALLOWED:
             continue
@@ -312,7 +316,7 @@ def same_place(file: str, level: str, base: str, values: dict) -> Iterator[Diagn
 
 
 def inside_values(
-    file: str, level: str, base: str, values: dict, arrays: Iterable[str]
+    file: str, level: str, base: str, values: dict[str, Any], arrays: Iterable[str]
 ) -> Iterator[Diagnostic]:
     """A scalar whose pointer another value reads inside, or a key read of an array."""
     for a, pa in values.items():
@@ -351,7 +355,7 @@ def inside_values(
 
 
 def seen_in_examples(
-    manifest: Manifest, parser: dict, pointer: str, in_member: bool
+    manifest: Manifest, parser: dict[str, Any], pointer: str, in_member: bool
 ) -> bool:
     """Whether an example body has a value at this pointer (in a member, for a member
     path): then the spelling is what the partner really sends."""
@@ -366,7 +370,7 @@ def example_documents(manifest: Manifest) -> list[Any]:
     return [e.document for e in manifest.examples if e.document is not None]
 
 
-def member_scopes(document: Any, parser: dict) -> list[Any]:
+def member_scopes(document: Any, parser: dict[str, Any]) -> list[Any]:
     members = []
     for name in ARRAYS:
         if isinstance(parser.get(name), str):

@@ -132,7 +132,9 @@ def parse_tree(text: str) -> Optional[Node]:
 
 
 def _skip(text: str, pos: int) -> int:
-    return _WHITESPACE.match(text, pos).end()
+    match = _WHITESPACE.match(text, pos)
+    assert match is not None  # it matches the empty string too
+    return match.end()
 
 
 def _value(text: str, pos: int) -> tuple[Node, int]:

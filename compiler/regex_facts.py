@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import islice, product
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .jsregex import (
     Node,
@@ -31,6 +31,7 @@ from .jsregex import (
 
 START, LATER = "start", "later"  # forward: may the position be the input's start?
 END, EARLIER = "end", "earlier"  # backward: may it be the input's end?
+States = frozenset[str]
 ANYWHERE = frozenset({START, LATER})
 ANYWHERE_BACK = frozenset({END, EARLIER})
 LOOKAHEADS = ("lookahead",)
@@ -60,7 +61,7 @@ def alternatives(tree: Node) -> tuple[Node, ...]:
     return tree.alternatives if isinstance(tree, _Alternation) else (tree,)
 
 
-def _forward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozenset:
+def _forward(node: Node, states: States, culprits: list[Anchor]) -> States:
     """The states after node, given the states before it (empty: it cannot match)."""
     if not states:
         return states
@@ -86,9 +87,7 @@ def _forward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozenset
     return _repeat(lambda s: _forward(node.atom, s, culprits), node, states)
 
 
-def _forward_group(
-    node: _Group, states: frozenset, culprits: list[Anchor]
-) -> frozenset:
+def _forward_group(node: _Group, states: States, culprits: list[Anchor]) -> States:
     if node.kind in ("capture", "group"):
         return _forward(node.body, states, culprits)
     if node.kind in LOOKAHEADS:  # must match from here; consumes nothing
@@ -98,7 +97,7 @@ def _forward_group(
     return states  # a negative lookaround constrains nothing we track
 
 
-def _backward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozenset:
+def _backward(node: Node, states: States, culprits: list[Anchor]) -> States:
     """The states before node, given the states after it (mirror of _forward)."""
     if not states:
         return states
@@ -130,7 +129,7 @@ def _backward(node: Node, states: frozenset, culprits: list[Anchor]) -> frozense
     return _repeat(lambda s: _backward(node.atom, s, culprits), node, states)
 
 
-def _repeat(step, node: _Repeat, states: frozenset) -> frozenset:
+def _repeat(step: Callable[[States], States], node: _Repeat, states: States) -> States:
     """States after `minimum` to `maximum` steps; two states, so a few steps settle it."""
     for _ in range(min(node.minimum, 4)):
         states = step(states)

@@ -15,7 +15,7 @@ import difflib
 import json
 import re
 from dataclasses import dataclass
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from .diagnostics import Diagnostic, pointer_join, warning
 from .handlebars import BUILTIN_HELPERS, Block, Mustache, PathExpr, Program, mentions
@@ -25,9 +25,9 @@ from .pointer_lints import (
     INDEX,
     example_documents,
     member_values,
-    pointer_tokens,
     request_values,
 )
+from .positions import pointer_tokens
 
 WHERE = "/capabilities/syncedSegment/jsonResponseBody"
 CONTEXT_NAMES = ("requestBody", "statusCode", "errorMessage", "projectKey",
@@ -54,7 +54,7 @@ class Use:
 
 
 def template_lints(
-    manifest: Manifest, parser: dict, template: str, tree: Program
+    manifest: Manifest, parser: dict[str, Any], template: str, tree: Program
 ) -> list[Diagnostic]:
     """Unknown names, unread body paths, and no errorMessage, for a parsed template."""
     problems = []
@@ -120,7 +120,7 @@ def context_of(path: PathExpr, scope: Scope) -> Context:
 
 def use_problem(
     manifest: Manifest,
-    parser: dict,
+    parser: dict[str, Any],
     template: str,
     use: Use,
     reads: list[tuple[str, ...]],
@@ -149,7 +149,9 @@ def use_problem(
     return unread_body(manifest, parser, template, use, within, steps[1:])
 
 
-def typo(manifest: Manifest, template: str, use: Use, within, name: str) -> Diagnostic:
+def typo(
+    manifest: Manifest, template: str, use: Use, within: tuple[int, int], name: str
+) -> Diagnostic:
     close = difflib.get_close_matches(name, CONTEXT_NAMES, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(
@@ -198,7 +200,7 @@ def unknown_name(
 # --- requestBody paths ---------------------------------------------------------------------
 
 
-def read_pointers(parser: dict) -> list[tuple[str, ...]]:
+def read_pointers(parser: dict[str, Any]) -> list[tuple[str, ...]]:
     """The token lists of every pointer the manifest reads, member paths under each
     member array (as EACH_ITEM), so that a template can be checked against them."""
     values = request_values(parser)
@@ -250,7 +252,7 @@ def matches_document(value: object, steps: list[str]) -> bool:
 
 def unread_body(
     manifest: Manifest,
-    parser: dict,
+    parser: dict[str, Any],
     template: str,
     use: Use,
     within: tuple[int, int],
@@ -285,7 +287,9 @@ def unread_body(
     )
 
 
-def meant_value(parser: dict, steps: tuple[str, ...]) -> Optional[tuple[str, str]]:
+def meant_value(
+    parser: dict[str, Any], steps: tuple[str, ...]
+) -> Optional[tuple[str, str]]:
     """The (property, pointer) the manifest reads that this body path most likely
     means: the property named after it (environmentId: environmentIdPath), or the
     pointer ending in the same or a close key."""

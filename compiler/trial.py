@@ -14,6 +14,7 @@ import importlib.util
 import json
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from types import ModuleType
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from .build import compile_manifests
@@ -35,7 +36,7 @@ class BodyResult:
     status: int
     headers: dict[str, str]
     body: bytes  # the response body, the rendered jsonResponseBody included
-    result: Optional[dict]  # SyncRequest.to_json(); None when the body is refused
+    result: Optional[dict[str, Any]]  # SyncRequest.to_json(); None when refused
     error: str = ""  # "400 missing_value: ..." when refused
 
     @property
@@ -73,6 +74,7 @@ def try_manifest(
     loaded, problem = manifest_value(key, manifest, file)
     if problem is not None:
         return Trial(key, (problem,), "", ())
+    assert loaded is not None  # manifest_value gives a manifest or a problem
     examples = tuple(example(name, body) for name, body in named)
     loaded = replace(loaded, examples=examples)
     result = compile_manifests([loaded], formatter=formatter or default_formatter())
@@ -130,7 +132,7 @@ def no_capability(file: str) -> Diagnostic:
 
 
 def run_body(
-    package, key: str, name: str, body: bytes, public_url: Optional[str]
+    package: ModuleType, key: str, name: str, body: bytes, public_url: Optional[str]
 ) -> BodyResult:
     where = {} if public_url is None else {"public_url": public_url}
     status, headers, answer = package.handle(key, body, **where)

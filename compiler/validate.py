@@ -13,7 +13,7 @@ import json
 import re
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Mapping
 
 import jsonschema
 
@@ -123,7 +123,9 @@ def manifest_shape_problem(manifest: Manifest) -> Diagnostic | None:
     return None
 
 
-def capability_typo(manifest: Manifest, capabilities: dict) -> Diagnostic | None:
+def capability_typo(
+    manifest: Manifest, capabilities: dict[str, Any]
+) -> Diagnostic | None:
     """A capability spelled almost like syncedSegment (seeds/002 itself writes
     "syncedSegments"): skipping it as another capability would ship no parser."""
     for name in capabilities:
@@ -160,9 +162,12 @@ def describe_schema_error(
     where = CAPABILITY + pointer_join(*problem.absolute_path)
     name = str(problem.absolute_path[-1]) if problem.absolute_path else "syncedSegment"
     kind = problem.validator
+    # the stubs allow "unset" for errors made by hand; iter_errors always sets these
+    instance: Any = problem.instance
+    schema = problem.schema if isinstance(problem.schema, Mapping) else {}
     if kind == "additionalProperties":
-        allowed = sorted(problem.schema.get("properties", {}))
-        for extra in sorted(set(problem.instance) - set(allowed)):
+        allowed = sorted(schema.get("properties", {}))
+        for extra in sorted(set(instance) - set(allowed)):
             close = difflib.get_close_matches(extra, allowed, n=1)
             hint = f'did you mean "{close[0]}"? ' if close else ""
             yield error(
@@ -185,9 +190,9 @@ def describe_schema_error(
             at_key=True,
         )
     elif kind == "pattern":
-        fixed = suggested_pointer(problem.instance)
+        fixed = suggested_pointer(instance)
         hint = f"did you mean {json.dumps(fixed)}? " + POINTER_HINT
-        if name == "contextKindPath" and CONTEXT_KIND.fullmatch(problem.instance):
+        if name == "contextKindPath" and CONTEXT_KIND.fullmatch(instance):
             hint = (
                 "contextKindPath is where the body holds the context kind, not the "
                 'kind itself: for "user", remove it (user is the default); a manifest '
@@ -198,18 +203,18 @@ def describe_schema_error(
             "bad-pointer",
             manifest.path,
             where,
-            f"{name} {json.dumps(problem.instance)} is not a valid JSON pointer: "
-            + pointer_flaw(problem.instance),
+            f"{name} {json.dumps(instance)} is not a valid JSON pointer: "
+            + pointer_flaw(instance),
             hint,
             replacement=fixed,
         )
     elif kind == "type":
-        expected = problem.validator_value
+        expected: Any = problem.validator_value  # the schema's "type": one name
         yield error(
             "wrong-type",
             manifest.path,
             where,
-            f"{name} must be {article(expected)}, not {json_type(problem.instance)}",
+            f"{name} must be {article(expected)}, not {json_type(instance)}",
             f"write {name} as {article(expected)}: "
             + value_hint(*schema_at(problem.absolute_path)),
         )
@@ -219,11 +224,12 @@ def describe_schema_error(
         )
 
 
-def schema_at(tokens: Iterable[str | int]) -> tuple[dict, str]:
+def schema_at(tokens: Iterable[str | int]) -> tuple[dict[str, Any], str]:
     """The schema of the property at an instance path, with $ref followed, and its
     description (which sits beside the $ref); the root's description is for maintainers.
     """
     root = schema_validator().schema
+    assert isinstance(root, dict)  # compiler/schema/'s file is an object
     node, description = root, ""
     for token in tokens:
         node = node["properties"][token]
@@ -234,7 +240,7 @@ def schema_at(tokens: Iterable[str | int]) -> tuple[dict, str]:
     return node, description
 
 
-def value_hint(schema: dict, description: str) -> str:
+def value_hint(schema: dict[str, Any], description: str) -> str:
     """What a property's value looks like: an object's required keys, or its meaning."""
     if schema.get("type") == "object":
         keys = ", ".join(f'"{name}": ...' for name in schema.get("required", []))
@@ -263,13 +269,17 @@ def json_type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return article({str: "string", list: "array", dict: "object"}[type(value)])
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
 
 
 # --- cross-field rules ----------------------------------------------------------------
 
 
-def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
+def cross_field_problems(
+    manifest: Manifest, parser: dict[str, Any]
+) -> list[Diagnostic]:
     members = parser.get("memberArrayParser")
     has = set(parser)
     has_boolean = isinstance(members, dict) and "booleanMembershipPath" in members
@@ -366,7 +376,7 @@ def cross_field_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
 # --- matcher --------------------------------------------------------------------------
 
 
-def matcher_problems(manifest: Manifest, parser: dict) -> list[Diagnostic]:
+def matcher_problems(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnostic]:
     inclusion = parser.get("arrayInclusion")
     if not isinstance(inclusion, dict) or not isinstance(inclusion.get("matcher"), str):
         return []
@@ -418,7 +428,7 @@ TEMPLATE_HINT = (
 
 
 def template_problems(
-    manifest: Manifest, parser: dict, template: str
+    manifest: Manifest, parser: dict[str, Any], template: str
 ) -> list[Diagnostic]:
     where = CAPABILITY + "/jsonResponseBody"
     try:

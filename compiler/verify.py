@@ -10,7 +10,7 @@ import itertools
 import json
 import sys
 import types
-from typing import Iterator
+from typing import Any, Iterator
 
 from . import ir
 from .diagnostics import Diagnostic, error
@@ -54,7 +54,9 @@ def verify(
     return problems
 
 
-def sample_contexts(runtime: types.ModuleType) -> Iterator[tuple[str, dict]]:
+def sample_contexts(
+    runtime: types.ModuleType,
+) -> Iterator[tuple[str, dict[str, Any]]]:
     body = {"environmentId": "env-1", "cohortId": "c-1"}
     url = "https://flags.example.com"
     yield "success response", runtime.response_context(
@@ -68,7 +70,7 @@ def sample_contexts(runtime: types.ModuleType) -> Iterator[tuple[str, dict]]:
     )
 
 
-def render_problem(generated: types.ModuleType, context: dict) -> str:
+def render_problem(generated: types.ModuleType, context: dict[str, Any]) -> str:
     try:
         generated.render_response(context, False)  # handlebars.js semantics must run
         text = generated.render_response(context, True)

@@ -25,7 +25,8 @@ class Plan:
 
 
 def plan(out_dir: Path, files: dict[str, str]) -> Plan:
-    changed, unchanged = [], []
+    changed: list[str] = []
+    unchanged: list[str] = []
     for name in sorted(files):
         target = out_dir / name
         same = target.is_file() and target.read_bytes() == files[name].encode("utf-8")

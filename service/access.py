@@ -143,7 +143,7 @@ def role_actions(role: str, actions_json: str) -> frozenset[str]:
     return frozenset(json.loads(actions_json))
 
 
-def token_info(row: tuple) -> TokenInfo:
+def token_info(row: tuple[str, str, str, str, int, Optional[int]]) -> TokenInfo:
     """A TokenInfo from (id, role, actions JSON, name, created_at, revoked_at)."""
     token_id, role, actions, name, created_at, revoked_at = row
     return TokenInfo(

@@ -7,7 +7,7 @@ and `redis/`, behind the Protocols of store.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, TypeGuard
 
 from .ratelimit import MemoryRateLimiter, RateLimit
 from .redis.client import APPLY_TIMEOUT, DEFAULT_PREFIX, connect
@@ -30,7 +30,7 @@ class Backend:
     description: str
 
 
-def is_redis(store_url: Optional[str]) -> bool:
+def is_redis(store_url: Optional[str]) -> TypeGuard[str]:
     return store_url is not None and store_url.startswith(("redis://", "rediss://"))
 
 

@@ -26,7 +26,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status: int = args.run(args)
+        return status
     except ConfigError as error:  # as argparse does for a bad flag
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -201,7 +202,7 @@ def describe(info: TokenInfo) -> str:
     return "custom: " + ",".join(sorted(info.actions))
 
 
-def print_table(rows: list[tuple[str, ...]]) -> None:
+def print_table(rows: Sequence[tuple[str, ...]]) -> None:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())

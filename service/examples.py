@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import shlex
+from typing import Any
 
 ENVIRONMENT_ID = "<client-side id>"
 
-SAMPLE_BODIES: dict[str, dict] = {
+SAMPLE_BODIES: dict[str, dict[str, Any]] = {
     "amplitude": {
         "environmentId": ENVIRONMENT_ID,
         "batch": [
@@ -87,9 +88,12 @@ SAMPLE_BODIES: dict[str, dict] = {
 }  # fmt: skip
 
 
-def sample_body(integration_key: str, client_side_id: str) -> dict:
+def sample_body(integration_key: str, client_side_id: str) -> dict[str, Any]:
     """The sample body of an integration, sent to the environment client_side_id."""
-    return _with_environment(SAMPLE_BODIES[integration_key], client_side_id)
+    return {
+        key: _with_environment(value, client_side_id)
+        for key, value in SAMPLE_BODIES[integration_key].items()
+    }
 
 
 def _with_environment(value: object, client_side_id: str) -> object:
@@ -102,7 +106,9 @@ def _with_environment(value: object, client_side_id: str) -> object:
     return value
 
 
-def sync_curl(base_url: str, integration_key: str, token: str, body: dict) -> str:
+def sync_curl(
+    base_url: str, integration_key: str, token: str, body: dict[str, Any]
+) -> str:
     """A curl command line, quoted for a POSIX shell, that posts body to the integration."""
     return shlex.join(
         [

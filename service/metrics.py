@@ -16,7 +16,7 @@ a target of its own and add them up in the query (`sum by (integration) (...)`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from prometheus_client import (
@@ -33,7 +33,8 @@ from prometheus_client import (
 
 import generated
 
-disable_created_metrics()  # no *_created series: half the text, nothing a query uses
+# no *_created series: half the text, and nothing a query uses (untyped in its package)
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 process_collector.ProcessCollector(registry=REGISTRY)  # CPU, memory, open files
 platform_collector.PlatformCollector(registry=REGISTRY)  # the Python version
@@ -112,7 +113,7 @@ def integration_label(key: str) -> str:
     return key if key in generated.INTEGRATIONS else UNKNOWN
 
 
-def route_label(scope: dict) -> str:
+def route_label(scope: Mapping[str, Any]) -> str:
     """The template of the route that answered (never the raw path), or UNKNOWN."""
     route = scope.get("route")
     path = getattr(route, "path", None)

@@ -35,7 +35,7 @@ MANIFEST_FILE = "manifest.json"  # what diagnostics name as their file
 @dataclass(frozen=True)
 class Answer:
     status: int
-    document: dict
+    document: dict[str, Any]
 
     def encoded(self) -> bytes:
         return json.dumps(self.document, ensure_ascii=False).encode("utf-8")
@@ -98,7 +98,7 @@ def request_too_big(length: int) -> Refusal:
     )
 
 
-def field(request: dict, name: str, kind: type, default: Any) -> Any:
+def field(request: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     if name not in request:
         if default is None:
             raise Refusal(400, f'the request has no "{name}"')
@@ -154,7 +154,7 @@ def chosen_formatter(black: bool) -> tuple[Callable[[str], str], list[str]]:
     return formatter, []
 
 
-def trial_document(trial: Trial, manifest_text: str, formatted: bool) -> dict:
+def trial_document(trial: Trial, manifest_text: str, formatted: bool) -> dict[str, Any]:
     source_map = SourceMap(manifest_text.removeprefix("\ufeff"))
     response = trial.bodies[0] if trial.bodies else None
     return {
@@ -167,7 +167,7 @@ def trial_document(trial: Trial, manifest_text: str, formatted: bool) -> dict:
     }
 
 
-def diagnostic_json(diagnostic: Diagnostic, source_map: SourceMap) -> dict:
+def diagnostic_json(diagnostic: Diagnostic, source_map: SourceMap) -> dict[str, Any]:
     """as_json, plus where a quick fix goes: the whole string value it replaces."""
     document = diagnostic.as_json()
     document["fix_range"] = None
@@ -185,7 +185,7 @@ def diagnostic_json(diagnostic: Diagnostic, source_map: SourceMap) -> dict:
     return document
 
 
-def response_json(body: BodyResult) -> dict:
+def response_json(body: BodyResult) -> dict[str, Any]:
     try:
         reason = HTTPStatus(body.status).phrase
     except ValueError:
@@ -200,7 +200,7 @@ def response_json(body: BodyResult) -> dict:
     }
 
 
-def internal_error(key: str, bug: Exception) -> dict:
+def internal_error(key: str, bug: Exception) -> dict[str, Any]:
     problem = {
         "file": MANIFEST_FILE,
         "line": None,
@@ -236,7 +236,7 @@ def checked(answer: Answer) -> Answer:
     return answer
 
 
-def shipped(manifests_dir: Optional[Path]) -> dict:
+def shipped(manifests_dir: Optional[Path]) -> dict[str, Any]:
     """The integrations a partner can start from: each manifest's text and its
     example bodies, read now (so an edit on disk shows on the next page load)."""
     if manifests_dir is None or not manifests_dir.is_dir():
@@ -256,5 +256,5 @@ def shipped(manifests_dir: Optional[Path]) -> dict:
     return {"integrations": integrations, "folder": str(manifests_dir)}
 
 
-def limits() -> dict:
+def limits() -> dict[str, Any]:
     return {"manifest": MAX_MANIFEST, "body": MAX_BODY, "request": MAX_REQUEST}

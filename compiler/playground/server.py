@@ -18,7 +18,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 from ..paths import UsageError
 from . import api
@@ -56,7 +56,8 @@ class PlaygroundServer(ThreadingHTTPServer):
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
+        address, port = self.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else address
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}/"
 
@@ -140,7 +141,7 @@ class Handler(BaseHTTPRequestHandler):
         )
         return False
 
-    def send_json(self, status: int, document: dict) -> None:
+    def send_json(self, status: int, document: dict[str, Any]) -> None:
         body = json.dumps(document, ensure_ascii=False).encode("utf-8")
         self.send(status, body, "application/json")
 
@@ -158,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):  # the page went away
             self.close_connection = True
 
-    def log_message(self, format: str, *args) -> None:
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a request per keystroke is not news."""
 
 

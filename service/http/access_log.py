@@ -29,7 +29,7 @@ class AccessLog:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -37,7 +37,7 @@ class AccessLog:
         started = time.perf_counter()
         status = 500  # unless the app answers
 
-        async def send_and_note(message: dict) -> None:
+        async def send_and_note(message: dict[str, Any]) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Optional
 
 from fastapi import FastAPI, Request
@@ -36,7 +37,7 @@ class ApiError(Exception):
 
 
 def error_json(
-    status: int, code: str, message: str, headers: Optional[dict[str, str]] = None
+    status: int, code: str, message: str, headers: Optional[Mapping[str, str]] = None
 ) -> JSONResponse:
     return JSONResponse(
         {"code": code, "message": message}, status_code=status, headers=headers

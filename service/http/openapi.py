@@ -36,7 +36,7 @@ ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
     204: {"description": "Applied (integrations without a jsonResponseBody)"},
 }
-INGEST_EXTRA = {"security": [{"accessToken": []}]}
+INGEST_EXTRA: dict[str, Any] = {"security": [{"accessToken": []}]}
 
 # status -> when the ingest route answers it
 INGEST_ERRORS = {
@@ -262,4 +262,8 @@ def json_type(value: object) -> str:
         return "boolean"
     if isinstance(value, (int, float)):
         return "number"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), "null")
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    return "string" if isinstance(value, str) else "null"

@@ -7,7 +7,8 @@ runs them in its thread pool, so a store read never blocks the event loop.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional, TypeVar
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader
@@ -45,7 +46,12 @@ TOKEN_HEADER = APIKeyHeader(
 )
 
 
-def page_after(items: list, limit: int, key: Any) -> tuple[list, Optional[str]]:
+Item = TypeVar("Item")
+
+
+def page_after(
+    items: list[Item], limit: int, key: Callable[[Item], str]
+) -> tuple[list[Item], Optional[str]]:
     """Items fetched with limit + 1: the page, and the cursor of the next one if any."""
     if len(items) <= limit:
         return items, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from ..logs import REQUEST_ID
@@ -17,7 +18,7 @@ HEADER = b"x-request-id"
 _SANE = re.compile(rb"[A-Za-z0-9._~:+/=-]{1,128}")
 
 
-def request_id_of(headers: Any) -> str:
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The request's own X-Request-Id when it is sane, else a new random one."""
     for name, value in headers:
         if name == HEADER:
@@ -33,7 +34,7 @@ class RequestId:
     def __init__(self, app: Any) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -41,7 +42,7 @@ class RequestId:
         scope.setdefault("state", {})["request_id"] = request_id
         header = (HEADER, request_id.encode("ascii"))
 
-        async def send_with_id(message: dict) -> None:
+        async def send_with_id(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 headers = [*message.get("headers", ()), header]
                 message = {**message, "headers": headers}

@@ -55,5 +55,10 @@ def unavailable_on_failure(what: str) -> Iterator[None]:
         raise
 
 
+def text(value: bytes | str) -> str:
+    """A Redis reply as text (replies are bytes here: no decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)

@@ -21,6 +21,7 @@ import secrets
 from typing import Optional
 
 import redis
+from redis.typing import EncodableT
 
 from ..access import (
     BUILT_IN_ROLES,
@@ -44,7 +45,7 @@ from ..store import (
     check_environment_keys,
 )
 from . import scripts
-from .client import now_ms, unavailable_on_failure
+from .client import now_ms, text, unavailable_on_failure
 
 
 class RedisRegistry:
@@ -87,7 +88,7 @@ class RedisRegistry:
             ),
             self._key("token", token_id),
         ]
-        args = [
+        args: list[EncodableT] = [
             environment.client_side_id,
             environment.project_key,
             environment.environment_key,
@@ -135,9 +136,10 @@ class RedisRegistry:
                 "project_key",
                 "environment_key",
             )
-        if row[0] is None:
+        project_key, environment_key = row
+        if project_key is None or environment_key is None:
             return None
-        return Environment(client_side_id, row[0].decode(), row[1].decode())
+        return Environment(client_side_id, text(project_key), text(environment_key))
 
     def environment_by_keys(
         self, project_key: str, environment_key: str
@@ -150,12 +152,12 @@ class RedisRegistry:
             )
         if value is None:
             return None
-        return Environment(value.decode(), project_key, environment_key)
+        return Environment(text(value), project_key, environment_key)
 
     def list_environments(self) -> list[Environment]:
         with unavailable_on_failure("a read"):
             ids = self.client.smembers(self._key("environments"))
-        found = [self.environment_by_client_id(value.decode()) for value in ids]
+        found = [self.environment_by_client_id(text(value)) for value in ids]
         environments = [environment for environment in found if environment]
         return sorted(environments, key=lambda e: (e.project_key, e.environment_key))
 
@@ -194,7 +196,7 @@ class RedisRegistry:
             row = self.client.hgetall(self._key("token", token_id))
         if not row:
             return None
-        return {name.decode(): value.decode() for name, value in row.items()}
+        return {text(name): text(value) for name, value in row.items()}
 
     def _info(self, token_id: str, row: dict[str, str]) -> TokenInfo:
         revoked_at = row.get("revoked_at")
@@ -212,7 +214,7 @@ class RedisRegistry:
     def list_tokens(self) -> list[TokenInfo]:
         with unavailable_on_failure("a read"):
             ids = sorted(
-                value.decode() for value in self.client.smembers(self._key("tokens"))
+                text(value) for value in self.client.smembers(self._key("tokens"))
             )
         rows = [(token_id, self._token_row(token_id)) for token_id in ids]
         infos = [self._info(token_id, row) for token_id, row in rows if row]

@@ -39,11 +39,13 @@ import json
 import logging
 import threading
 from base64 import b64encode
+from collections.abc import Mapping
 from hashlib import sha256
 from itertools import chain
-from typing import Optional
+from typing import Any, Optional
 
 import redis
+from redis.typing import EncodableT
 
 from generated import SyncRequest
 
@@ -58,7 +60,7 @@ from ..store import (
     StoreUnavailable,
 )
 from . import scripts
-from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, unavailable_on_failure
+from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, text, unavailable_on_failure
 
 log = logging.getLogger("service.store")
 SYNCHRONIZED_EVERY = 5.0  # seconds, as often as the SDKs poll the store's status
@@ -116,7 +118,7 @@ class RedisSegmentStore:
     def apply(
         self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
     ) -> list[ChangeResult]:
-        args: list[object] = [
+        args: list[EncodableT] = [
             self.prefix,
             environment.client_side_id,
             now_ms(),
@@ -147,7 +149,7 @@ class RedisSegmentStore:
     def update_details(
         self, environment: Environment, key: str, patch: DetailsPatch
     ) -> Optional[Segment]:
-        fields: list[object] = []
+        fields: list[EncodableT] = []
         if patch.name is not None:
             fields += ["name", patch.name]
         if patch.description is not None:
@@ -174,9 +176,9 @@ class RedisSegmentStore:
             )
             pipe = self.client.pipeline(transaction=False)
             for key in keys:
-                pipe.hgetall(self._segment(environment, key.decode()))
+                pipe.hgetall(self._segment(environment, text(key)))
             rows = pipe.execute()
-        return [_segment(key.decode(), row) for key, row in zip(keys, rows) if row]
+        return [_segment(text(key), row) for key, row in zip(keys, rows) if row]
 
     def get_segment(self, environment: Environment, key: str) -> Optional[Segment]:
         with unavailable_on_failure("a read"):
@@ -250,7 +252,7 @@ class RedisSegmentStore:
         self.apply_client.close()
 
 
-def _results(reply: list, sync: SyncRequest) -> list[ChangeResult]:
+def _results(reply: list[Any], sync: SyncRequest) -> list[ChangeResult]:
     """The script's reply as ChangeResults, or the refusal it names raised."""
     status = reply[0].decode()
     if status == "context_kind_conflict":
@@ -269,19 +271,19 @@ def _results(reply: list, sync: SyncRequest) -> list[ChangeResult]:
     ]
 
 
-def _segment(key: str, row: dict) -> Segment:
+def _segment(key: str, row: Mapping[Any, Any]) -> Segment:
     """A Segment from a segment hash as HGETALL returns it (bytes to bytes)."""
-    text = {name.decode(): value.decode() for name, value in row.items()}
+    fields = {text(name): text(value) for name, value in row.items()}
     return Segment(
         key=key,
-        name=text["name"],
-        description=text["description"],
-        tags=tuple(json.loads(text["tags"])),
-        context_kind=text["context_kind"],
-        integration_key=text["integration_key"],
-        cohort_id=text["cohort_id"],
-        cohort_url=text.get("cohort_url"),
-        member_count=int(text["member_count"]),
-        created_at=int(text["created_at"]),
-        updated_at=int(text["updated_at"]),
+        name=fields["name"],
+        description=fields["description"],
+        tags=tuple(json.loads(fields["tags"])),
+        context_kind=fields["context_kind"],
+        integration_key=fields["integration_key"],
+        cohort_id=fields["cohort_id"],
+        cohort_url=fields.get("cohort_url"),
+        member_count=int(fields["member_count"]),
+        created_at=int(fields["created_at"]),
+        updated_at=int(fields["updated_at"]),
     )

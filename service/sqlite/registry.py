@@ -118,7 +118,7 @@ class SqliteRegistry:
 
     @staticmethod
     def _environment(
-        conn: sqlite3.Connection, where: str, values: tuple
+        conn: sqlite3.Connection, where: str, values: tuple[str, ...]
     ) -> Optional[Environment]:
         row = conn.execute(
             "SELECT client_side_id, project_key, environment_key FROM environments "

@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 from itertools import repeat
-from typing import Optional
+from typing import Any, Optional
 
 from generated import SegmentChange, SyncRequest
 
@@ -74,14 +74,17 @@ class SqliteSegmentStore:
     def _segment_row(
         tx: sqlite3.Connection, environment: Environment, key: str
     ) -> Optional[tuple[int, str, str]]:
-        return tx.execute(
+        row: Optional[tuple[int, str, str]] = tx.execute(
             "SELECT id, context_kind, integration_key FROM segments "
             "WHERE environment_id = ? AND key = ?",
             (environment.client_side_id, key),
         ).fetchone()
+        return row
 
     @staticmethod
-    def _check_conflicts(sync: SyncRequest, existing: dict) -> None:
+    def _check_conflicts(
+        sync: SyncRequest, existing: dict[str, Optional[tuple[int, str, str]]]
+    ) -> None:
         for change in sync.changes:
             row = existing[change.cohort_id]
             if row is None:
@@ -147,6 +150,7 @@ class SqliteSegmentStore:
                 now,
             ),
         )
+        assert cursor.lastrowid is not None  # an INSERT that succeeded has a row id
         return cursor.lastrowid
 
     def update_details(
@@ -270,7 +274,7 @@ def _segment_id(
     return None if row is None else row[0]
 
 
-def _segment(row: tuple) -> Segment:
+def _segment(row: tuple[Any, ...]) -> Segment:
     """A Segment from a row of _SEGMENT_COLUMNS (same order as the dataclass)."""
     key, name, description, tags, *rest = row
     return Segment(key, name, description, tuple(json.loads(tags)), *rest)
