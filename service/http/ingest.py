@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import time
 from types import ModuleType
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 from fastapi import APIRouter, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 import generated
 from generated import ParseError, SyncRequest
@@ -62,7 +63,7 @@ class Ingest:
         self.public_url = public_url
 
     def apply_body(
-        self, module: ModuleType, principal: Principal, body: bytes, notes: Any
+        self, module: ModuleType, principal: Principal, body: bytes, notes: State
     ) -> RawResponse:
         """400, 403, 409, 503 or success for one request body; 500 only for a bug.
 
