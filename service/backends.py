@@ -17,7 +17,7 @@ from .redis.store import RedisSegmentStore
 from .sqlite.database import Database
 from .sqlite.registry import SqliteRegistry
 from .sqlite.store import SqliteSegmentStore
-from .store import RateLimiter, Registry, SegmentStore
+from .store import RateLimiter, Registry, SegmentStore, Writer
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,19 @@ def open_backend(
         MemoryRateLimiter(rate_limit),
         db,
     )
+
+
+def writer_for(store: SegmentStore) -> Writer:
+    """The writer of a store's backend: group commit on SQLite, pipelines on Redis."""
+    # imported here: the CLI's commands open backends and never write through a writer
+    from .redis.writer import PipelineWriter
+    from .sqlite.writer import GroupWriter
+
+    if isinstance(store, SqliteSegmentStore):
+        return GroupWriter(store)
+    if isinstance(store, RedisSegmentStore):
+        return PipelineWriter(store)
+    raise TypeError(f"no writer for {type(store).__name__}")
 
 
 def redact(url: str) -> str:

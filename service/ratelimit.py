@@ -8,7 +8,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
+
+# What check_from_memory answers when only the store can tell (redis/ratelimit.py).
+ASK_STORE: Any = object()
 
 _LIMIT = re.compile(r"([1-9][0-9]*)/([0-9]+(?:\.[0-9]+)?)")
 
@@ -87,3 +90,7 @@ class MemoryRateLimiter:
                 return None
             reset_at = window[0] + self.limit.seconds
         return Refusal(reset_at, max(1, math.ceil(reset_at - now)))
+
+    def check_from_memory(self, key: str) -> Optional[Refusal]:
+        """check: every window is in memory here, so never ASK_STORE."""
+        return self.check(key)

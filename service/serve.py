@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 
 import uvicorn
 
@@ -12,6 +13,7 @@ import generated
 from .backends import open_backend
 from .examples import SAMPLE_BODIES, read_curl, sample_body, sync_curl
 from .http.app import create_app
+from .http.protocol import timed_protocol
 from .logs import configure_logging
 from .redis.store import RedisSegmentStore
 from .settings import ServeSettings
@@ -24,9 +26,18 @@ class StartupError(Exception):
     """The service cannot start; the message says why and what to do."""
 
 
+# The writer's thread gives the GIL up around every SQLite or Redis call and must get it
+# back from the event loop's thread, which keeps it up to the switch interval (5 ms by
+# default): a writer then waits more than it works. Measured alternating in one run
+# (wrk, 8 connections, five rounds of 2 s, a busy machine): 0.1 ms gave 1.25x the
+# median requests/s of 0.5 ms, at 1 and at 100 members.
+SWITCH_INTERVAL = 0.0001
+
+
 def serve(settings: ServeSettings) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     configure_logging(settings.log_format)
+    sys.setswitchinterval(SWITCH_INTERVAL)
     log.info(
         "settings: %s",
         settings.describe(),
@@ -53,15 +64,21 @@ def serve(settings: ServeSettings) -> None:
         store.start_heartbeat()  # the SDKs report the store stale without it
     if first_start is not None:
         print(welcome(first_start, base_url), flush=True)
+    app = create_app(app_settings, registry, store, backend.limiter)
     log.info(
-        "listening on %s (store %s; rate limit %s; body limit %d bytes)",
+        "listening on %s (store %s; rate limit %s; body limit %d bytes; keep-alive "
+        "timeout %g s; request timeout %g s)",
         base_url,
         backend.description,
         app_settings.rate_limit or "off",
         app_settings.max_body,
+        settings.keep_alive_timeout,
+        settings.request_timeout,
     )
     config = uvicorn.Config(
-        create_app(app_settings, registry, store, backend.limiter),
+        app,
+        http=timed_protocol(settings.request_timeout),
+        timeout_keep_alive=settings.keep_alive_timeout,  # type: ignore[arg-type]
         log_config=None,  # our logging.basicConfig: one format for every line
         log_level="info",
         access_log=False,  # AccessLog writes one line per request, without tokens
@@ -71,6 +88,7 @@ def serve(settings: ServeSettings) -> None:
     try:
         uvicorn.Server(config).run(sockets=[listener])
     finally:
+        app.close()
         store.close()
 
 

@@ -25,6 +25,8 @@ DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY = 16 * 1024 * 1024
 DEFAULT_RATE_LIMIT = RateLimit(100, 10)
 DEFAULT_BUSY_TIMEOUT = 5.0
+DEFAULT_KEEP_ALIVE_TIMEOUT = 5.0  # seconds idle before and between requests
+DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds for a whole request, from its first byte
 # the prefix LaunchDarkly's SDKs read by default (redis/client.py's DEFAULT_PREFIX, kept
 # here too so that reading the settings does not import redis)
 DEFAULT_KEY_PREFIX = "launchdarkly"
@@ -53,6 +55,8 @@ class ServeSettings:
     rate_limit: Optional[RateLimit] = DEFAULT_RATE_LIMIT  # None: no limit
     max_body: int = DEFAULT_MAX_BODY
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     log_format: str = "text"
     # option name -> where its value came from ("--port", "SEGMENT_SYNC_PORT"); absent
     # for a default
@@ -114,6 +118,13 @@ def seconds(value: str) -> float:
         number = -1.0
     if not 0 <= number < float("inf"):
         raise ValueError(f'"{value}" is not a number of seconds (0 or more)')
+    return number
+
+
+def positive_seconds(value: str) -> float:
+    number = seconds(value)
+    if number == 0:
+        raise ValueError(f'"{value}" is not a positive number of seconds')
     return number
 
 
@@ -236,6 +247,19 @@ SERVE_OPTIONS = STORE_OPTIONS + (
         seconds,
         "SECONDS",
         "how long a write waits for another process's lock before a 503",
+    ),
+    Option(
+        "keep_alive_timeout",
+        positive_seconds,
+        "SECONDS",
+        "close a connection idle this long before or between requests",
+    ),
+    Option(
+        "request_timeout",
+        positive_seconds,
+        "SECONDS",
+        "close a connection whose request (headers and body) has not arrived whole "
+        "this long after its first byte",
     ),
     Option(
         "log_format",

@@ -9,6 +9,8 @@ a Registry and a RateLimiter; `service/backends.py` opens one of them.
 - Registry keeps environments (client-side id -> project and environment keys) and access
   tokens (hashed), and authenticates a request's Authorization header.
 - RateLimiter counts a token's requests in fixed windows.
+- Writer applies syncs for the event loop: one thread that owns the writes and batches
+  the requests waiting (writer.py; sqlite/writer.py, redis/writer.py).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional, Protocol
+from typing import Any, Optional, Protocol
 
 from generated import SyncRequest
 
-from .access import Principal, TokenInfo
+from .access import Principal, StoredToken, TokenInfo
 from .ratelimit import RateLimit, Refusal
 
 
@@ -245,8 +247,16 @@ class Registry(Protocol):
         """Revoke a token (again is fine); its requests get 403 from then on."""
         ...
 
+    def stored_token(self, token_id: str) -> Optional[StoredToken]:
+        """What the registry keeps of a token (never the token), or None."""
+        ...
+
     def authenticate(self, authorization: Optional[str]) -> Principal:
         """The principal of an Authorization header; AccessDenied says what is wrong."""
+        ...
+
+    def generation(self) -> int:
+        """A counter that every change of tokens or environments moves (cache.py)."""
         ...
 
 
@@ -258,3 +268,20 @@ class RateLimiter(Protocol):
     def check(self, key: str) -> Optional[Refusal]:
         """Count one request for key; a Refusal when it is over the limit."""
         ...
+
+    def check_from_memory(self, key: str) -> Any:
+        """check without a store round trip (for the event loop), or ratelimit.ASK_STORE
+        when the answer needs one; then call check, off the loop."""
+        ...
+
+
+class Writer(Protocol):
+    """SegmentStore.apply for the event loop: awaited, applied by the writer's thread."""
+
+    async def apply(
+        self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
+    ) -> list[ChangeResult]:
+        """As SegmentStore.apply, atomic and idempotent per request."""
+        ...
+
+    def close(self) -> None: ...

@@ -16,6 +16,20 @@ from .. import metrics
 log = logging.getLogger("service.http")
 
 _TOKEN_LIKE = re.compile(r"api-[0-9a-f]{12}-[A-Za-z0-9_-]+")
+# C0 and C1 controls, DEL, and the line and paragraph separators: a percent-decoded
+# path holding one could forge a log line (%0a) or rewrite one on a terminal (%1b).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """text with each control character written as a Python escape (\\n, \\x1b, ...)."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], text)
+
+
+def logged_path(path: str) -> str:
+    """A request path as the log shows it: no token, no control character."""
+    # a token pasted into a URL by mistake is still not written down
+    return printable(_TOKEN_LIKE.sub("api-<redacted>", path))
 
 
 class AccessLog:
@@ -23,7 +37,8 @@ class AccessLog:
 
     In JSON (--log-format json) the line also carries the request id and, for a sync,
     the integration and the members added and removed, as the ingest route noted them
-    in scope["state"].
+    in scope["state"]. A request answered nothing is logged with the status its handler
+    left in scope["state"]["status"] (499: the client went away), else 500.
     """
 
     def __init__(self, app: Any) -> None:
@@ -35,7 +50,7 @@ class AccessLog:
             return
         state = scope.setdefault("state", {})
         started = time.perf_counter()
-        status = 500  # unless the app answers
+        status = None
 
         async def send_and_note(message: dict[str, Any]) -> None:
             nonlocal status
@@ -48,9 +63,10 @@ class AccessLog:
         finally:
             seconds = time.perf_counter() - started
             client = scope.get("client") or ("-", 0)
-            method = scope.get("method", "-")
-            # a token pasted into a URL by mistake is still not written down
-            path = _TOKEN_LIKE.sub("api-<redacted>", scope.get("path", ""))
+            if status is None:
+                status = state.get("status", 500)
+            method = printable(scope.get("method", "-"))
+            path = logged_path(scope.get("path", ""))
             token_id = state.get("token_id")
             integration = state.get("integration")
             log.info(

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from .. import metrics
 from ..store import StoreUnavailable
@@ -78,6 +79,11 @@ def install_error_handlers(app: FastAPI) -> None:
             return error_json(405, "method_not_allowed", message, error.headers)
         code = "http_" + str(error.status_code)
         return error_json(error.status_code, code, str(error.detail), error.headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, error: ClientDisconnect) -> Response:
+        # nobody reads this answer: it only tells the request log (499, as nginx)
+        return Response(status_code=499)
 
     @app.exception_handler(Exception)
     async def bug(request: Request, error: Exception) -> JSONResponse:

@@ -1,21 +1,32 @@
 """The ingest route, `POST /api/v2/segment-targets/{integrationKey}`: a partner's sync.
 
+A plain ASGI handler in front of FastAPI (http/app.py sends it every POST to this path
+and to `/api/v2/segment-target/{integrationKey}`, the path LaunchDarkly's validation
+server serves): routing, dependency injection and request objects cost more here than
+the work itself. FastAPI still documents the route (`documented_ingest_route`), and its
+405 answers other methods.
+
 Checks in this order: integration, token, rate, role, size, body, store (service/README.md
-lists every answer). Every answer goes through the generated runtime, so an integration
-with a jsonResponseBody gets its body on every status, the service's own (403, 409,
-503...) included.
+lists every answer). Everything but the store write runs on the event loop from memory:
+the token and environment come from cache.py, the rate limit is counted in memory, and a
+body up to PARSE_ON_LOOP_BYTES is parsed right here. Only the write leaves the loop, for
+the writer's thread (writer.py), which answers once the request is durable.
+
+Every answer goes through the generated runtime, so an integration with a
+jsonResponseBody gets its body on every status, the service's own (403, 409, 503...)
+included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import MutableMapping
 from types import ModuleType
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Request, Response
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import State
 
 import generated
 from generated import ParseError, SyncRequest
@@ -28,7 +39,9 @@ from ..access import (
     Principal,
     not_allowed,
 )
+from ..cache import RegistryCache
 from ..metrics import INGEST_ROUTE
+from ..ratelimit import ASK_STORE
 from ..settings import Settings
 from ..store import (
     ChangeResult,
@@ -37,9 +50,8 @@ from ..store import (
     Environment,
     IntegrationConflict,
     RateLimiter,
-    Registry,
-    SegmentStore,
     StoreUnavailable,
+    Writer,
 )
 from .errors import RETRY_AFTER_SECONDS
 from .openapi import INGEST_EXTRA, INGEST_OPERATION, INGEST_RESPONSES
@@ -49,51 +61,162 @@ log = logging.getLogger("service.ingest")
 # (status, headers, body), as the generated runtime answers
 RawResponse = tuple[int, dict[str, str], bytes]
 NOTHING_APPLIED = "; nothing was applied"
-IntegrationKey = Annotated[str, Path(alias="integrationKey")]
+PATHS = ("/api/v2/segment-targets/", "/api/v2/segment-target/")
+# Bodies up to this size are parsed on the event loop: 64 KiB (about 850 Amplitude
+# members) takes about 0.7 ms here, the price of a couple of thread hops. Larger ones
+# are parsed in a thread so that the loop keeps answering meanwhile.
+PARSE_ON_LOOP_BYTES = 64 * 1024
+CLIENT_CLOSED = 499  # what the request log says of a client that went away (as nginx)
 
 
-class Ingest:
-    """Parse a body with the integration's generated module, then apply it to the store."""
+def ingest_key(path: str) -> Optional[str]:
+    """The integration key of an ingest path, or None for any other path."""
+    for prefix in PATHS:
+        if path.startswith(prefix):
+            key = path[len(prefix) :]
+            return key if key and "/" not in key else None
+    return None
+
+
+class ClientDisconnected(Exception):
+    """The client closed the connection before its body was read."""
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+def too_large(limit: int) -> str:
+    return f"request body is larger than the limit of {limit} bytes"
+
+
+class IngestRoute:
+    """The ASGI handler of the ingest paths (scope, receive, send, integration key)."""
 
     def __init__(
-        self, registry: Registry, store: SegmentStore, public_url: str
+        self,
+        settings: Settings,
+        cache: RegistryCache,
+        limiter: RateLimiter,
+        writer: Writer,
     ) -> None:
-        self.registry = registry
-        self.store = store
-        self.public_url = public_url
+        self.settings = settings
+        self.cache = cache
+        self.limiter = limiter
+        self.writer = writer
+        self.public_url = settings.public_url
 
-    def apply_body(
-        self, module: ModuleType, principal: Principal, body: bytes, notes: State
-    ) -> RawResponse:
-        """400, 403, 409, 503 or success for one request body; 500 only for a bug.
-
-        The members really added and removed are noted on notes (the request's state)
-        for the request log.
-        """
-        doc: object = None
-        environment: Optional[Environment] = None
+    async def __call__(
+        self, scope: dict[str, Any], receive: Any, send: Any, integration_key: str
+    ) -> None:
+        notes = scope.setdefault("state", {})  # for the request log and the metrics
+        notes["integration"] = metrics.integration_label(integration_key)
         try:
-            doc, sync = generated.read_request(module.parse, body)
-            if isinstance(sync, ParseError):
-                raise sync
-            environment = self.registry.environment_by_client_id(sync.environment_id)
-            if environment is None:
-                raise unknown_environment(sync.environment_id)
-            if changes_members(sync) and not principal.allows(UPDATE_INCLUDED):
-                message = not_allowed(principal, UPDATE_INCLUDED, "changing members")
-                raise ParseError(403, "action_not_allowed", message + NOTHING_APPLIED)
-            notes.members_added, notes.members_removed = self.apply(
-                environment, sync, principal
-            )
-            return generated.success_response(
-                module,
-                doc,
-                sync,
-                self.public_url,
-                environment.project_key,
-                environment.environment_key,
-            )
+            module = generated.module_for(integration_key)
         except ParseError as error:
+            await respond(send, self.refuse(None, None, error))
+            return
+        try:
+            response = await self.sync(module, scope, receive)
+        except ClientDisconnected:
+            notes["status"] = CLIENT_CLOSED
+            return  # nobody to answer, and nothing was applied
+        except Exception:  # a bug: still the integration's body, and no traceback
+            log.exception("bug in the segment-targets endpoint")
+            internal = ParseError(500, "internal_error", "internal error")
+            response = self.refuse(module, None, internal)
+        await respond(send, response)
+
+    async def sync(
+        self, module: ModuleType, scope: dict[str, Any], receive: Any
+    ) -> RawResponse:
+        authorization, declared = request_headers(scope)
+        try:
+            principal = self.cache.principal(authorization)
+            if principal is None:  # not in memory: ask the store, off the loop
+                principal = await asyncio.to_thread(
+                    self.cache.authenticate, authorization
+                )
+        except AccessDenied as denied:
+            return self.refuse(module, None, ParseError(403, denied.code, str(denied)))
+        except StoreUnavailable:
+            return self.unavailable(module)
+        scope.setdefault("state", {})["token_id"] = principal.token_id
+        try:
+            refusal = self.limiter.check_from_memory(principal.token_id)
+            if refusal is ASK_STORE:
+                refusal = await asyncio.to_thread(
+                    self.limiter.check, principal.token_id
+                )
+        except StoreUnavailable:
+            return self.unavailable(module)
+        if refusal is not None:
+            metrics.rate_limited(INGEST_ROUTE)
+            error = ParseError(429, "rate_limited", refusal.message(self.limiter.limit))
+            return self.refuse(module, None, error, None, refusal.headers())
+        if not (principal.allows(CREATE_SEGMENT) or principal.allows(UPDATE_INCLUDED)):
+            actions = f"{CREATE_SEGMENT} or {UPDATE_INCLUDED}"
+            message = not_allowed(principal, actions, "syncing")
+            return self.refuse(
+                module, None, ParseError(403, "action_not_allowed", message)
+            )
+        limit = self.settings.max_body
+        try:
+            body = await read_body(receive, limit, declared)
+        except BodyTooLarge:
+            error = ParseError(413, "body_too_large", too_large(limit))
+            return self.refuse(module, None, error)
+        if len(body) <= PARSE_ON_LOOP_BYTES:
+            doc, sync = generated.read_request(module.parse, body)
+        else:
+            doc, sync = await asyncio.to_thread(
+                generated.read_request, module.parse, body
+            )
+        if isinstance(sync, ParseError):
+            return self.refuse(module, doc, sync)
+        environment = self.cache.cached_environment(sync.environment_id)
+        if environment is None:  # not in memory: ask the store, off the loop
+            try:
+                environment = await asyncio.to_thread(
+                    self.cache.environment_by_client_id, sync.environment_id
+                )
+            except StoreUnavailable as error:
+                log.warning("%s", error)
+                return self.unavailable(module, doc)
+            if environment is None:
+                return self.refuse(
+                    module, doc, unknown_environment(sync.environment_id)
+                )
+        return await self.apply(module, doc, sync, environment, principal, scope)
+
+    async def apply(
+        self,
+        module: ModuleType,
+        doc: object,
+        sync: SyncRequest,
+        environment: Environment,
+        principal: Principal,
+        scope: dict[str, Any],
+    ) -> RawResponse:
+        """The role's last check, the write, and the answer once it is durable."""
+        if changes_members(sync) and not principal.allows(UPDATE_INCLUDED):
+            message = not_allowed(principal, UPDATE_INCLUDED, "changing members")
+            error = ParseError(403, "action_not_allowed", message + NOTHING_APPLIED)
+            return self.refuse(module, doc, error, environment)
+        started = time.perf_counter()
+        results: list[ChangeResult] = []
+        try:
+            results = await self.writer.apply(
+                environment, sync, may_create=principal.allows(CREATE_SEGMENT)
+            )
+        except CreationRefused as refusal:
+            error = ParseError(403, "action_not_allowed", str(refusal))
+            return self.refuse(module, doc, error, environment)
+        except ContextKindConflict as conflict:
+            error = ParseError(409, "context_kind_conflict", str(conflict))
+            return self.refuse(module, doc, error, environment)
+        except IntegrationConflict as conflict:
+            error = ParseError(409, "integration_conflict", str(conflict))
             return self.refuse(module, doc, error, environment)
         except StoreUnavailable as error:
             log.warning("%s", error)
@@ -102,29 +225,19 @@ class Ingest:
             log.exception("bug while applying a request")
             internal = ParseError(500, "internal_error", "internal error")
             return self.refuse(module, doc, internal, environment)
-
-    def apply(
-        self, environment: Environment, sync: SyncRequest, principal: Principal
-    ) -> tuple[int, int]:
-        """store.apply, its refusals as the ParseError of their status; the members it
-        really (added, removed)."""
-        started = time.perf_counter()
-        results: list[ChangeResult] = []
-        try:
-            results = self.store.apply(
-                environment, sync, may_create=principal.allows(CREATE_SEGMENT)
-            )
-        except CreationRefused as refusal:
-            raise ParseError(403, "action_not_allowed", str(refusal)) from None
-        except ContextKindConflict as conflict:
-            raise ParseError(409, "context_kind_conflict", str(conflict)) from None
-        except IntegrationConflict as conflict:
-            raise ParseError(409, "integration_conflict", str(conflict)) from None
         finally:  # refused and failed applies take time too
-            integration = metrics.integration_label(sync.integration_key)
-            seconds = time.perf_counter() - started
-            added_removed = metrics.observe_apply(integration, seconds, results)
-        return added_removed
+            notes = scope.setdefault("state", {})
+            notes["members_added"], notes["members_removed"] = metrics.observe_apply(
+                notes["integration"], time.perf_counter() - started, results
+            )
+        return generated.success_response(
+            module,
+            doc,
+            sync,
+            self.public_url,
+            environment.project_key,
+            environment.environment_key,
+        )
 
     def refuse(
         self,
@@ -187,46 +300,98 @@ def unknown_environment(environment_id: str) -> ParseError:
     )
 
 
-class BodyTooLarge(Exception):
-    pass
+# --- ASGI, by hand
 
 
-def too_large(limit: int) -> str:
-    return f"request body is larger than the limit of {limit} bytes"
+def request_headers(scope: dict[str, Any]) -> tuple[Optional[str], Optional[bytes]]:
+    """(Authorization, Content-Length) of the request; ASGI names are lower case."""
+    authorization = declared = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            authorization = value.decode("latin-1")
+        elif name == b"content-length":
+            declared = value
+    return authorization, declared
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(receive: Any, limit: int, declared: Optional[bytes]) -> bytes:
     """The whole body, refused (BodyTooLarge) as soon as it is known to exceed limit."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge()  # before reading a byte of it
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise BodyTooLarge()
+        return body  # the usual case: the whole body in one message
+    chunks, size = [body], len(body)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected()
+        chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:  # a chunked body, or one longer than it said
             raise BodyTooLarge()
         chunks.append(chunk)
-    return b"".join(chunks)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def as_response(response: RawResponse) -> Response:
+async def respond(send: Any, response: RawResponse) -> None:
     status, headers, body = response
-    return Response(content=body, status_code=status, headers=headers)
+    raw = [
+        (name.lower().encode("latin-1"), value.encode("latin-1"))
+        for name, value in headers.items()
+    ]
+    if status != 204:  # a 204 has no body and no Content-Length (RFC 9110 8.6)
+        raw.append((b"content-length", str(len(body)).encode("ascii")))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
-def ingest_api(
-    settings: Settings,
-    registry: Registry,
-    store: SegmentStore,
-    limiter: RateLimiter,
-) -> APIRouter:
-    """The segment-targets route."""
+# --- the route's documentation in FastAPI
+
+IntegrationKey = Annotated[str, Path(alias="integrationKey")]
+
+
+class _Delegate(Response):
+    """A FastAPI response that hands the request to the ingest handler."""
+
+    def __init__(self, route: IngestRoute, integration_key: str) -> None:
+        super().__init__()
+        self.route = route
+        self.integration_key = integration_key
+
+    async def __call__(
+        self, scope: MutableMapping[str, Any], receive: Any, send: Any
+    ) -> None:
+        await self.route(
+            dict(scope) if not isinstance(scope, dict) else scope,
+            receive,
+            send,
+            self.integration_key,
+        )
+
+
+def documented_ingest_route(route: IngestRoute) -> APIRouter:
+    """The ingest paths as FastAPI knows them: documented (openapi.py fills in the
+    operation), and answering 405 to other methods. Requests reach IngestRoute directly
+    (http/app.py); one that came this way would be handed to it all the same."""
     router = APIRouter()
-    ingest = Ingest(registry, store, settings.public_url)
 
-    @router.post(
+    async def sync_segment_targets(
+        integration_key: IntegrationKey, request: Request
+    ) -> Response:
+        """Checks in this order: integration, token, rate, role, size, body, store."""
+        return _Delegate(route, integration_key)
+
+    router.add_api_route(
         INGEST_ROUTE,
+        sync_segment_targets,
+        methods=["POST"],
         operation_id=INGEST_OPERATION,
         summary="Sync a partner's cohort into a segment",
         status_code=204,
@@ -235,56 +400,12 @@ def ingest_api(
         openapi_extra=INGEST_EXTRA,
         tags=["sync"],
     )
-    async def sync_segment_targets(
-        integration_key: IntegrationKey, request: Request
-    ) -> Response:
-        """Checks in this order: integration, token, rate, role, size, body, store."""
-        request.state.integration = metrics.integration_label(integration_key)
-        try:
-            module = generated.module_for(integration_key)
-        except ParseError as error:
-            return as_response(ingest.refuse(None, None, error))
-        try:
-            return as_response(await checked_sync(module, request))
-        except Exception:  # a bug: still the integration's body, and no traceback
-            log.exception("bug in the segment-targets endpoint")
-            internal = ParseError(500, "internal_error", "internal error")
-            return as_response(ingest.refuse(module, None, internal))
-
-    async def checked_sync(module: ModuleType, request: Request) -> RawResponse:
-        """The checks that need no body, then the body read, parsed and applied."""
-        try:
-            principal = await run_in_threadpool(
-                registry.authenticate, request.headers.get("authorization")
-            )
-        except AccessDenied as denied:
-            return ingest.refuse(
-                module, None, ParseError(403, denied.code, str(denied))
-            )
-        except StoreUnavailable:
-            return ingest.unavailable(module)
-        request.state.token_id = principal.token_id
-        try:
-            refusal = await run_in_threadpool(limiter.check, principal.token_id)
-        except StoreUnavailable:
-            return ingest.unavailable(module)
-        if refusal is not None:
-            metrics.rate_limited(INGEST_ROUTE)
-            error = ParseError(429, "rate_limited", refusal.message(limiter.limit))
-            return ingest.refuse(module, None, error, None, refusal.headers())
-        if not (principal.allows(CREATE_SEGMENT) or principal.allows(UPDATE_INCLUDED)):
-            actions = f"{CREATE_SEGMENT} or {UPDATE_INCLUDED}"
-            message = not_allowed(principal, actions, "syncing")
-            return ingest.refuse(
-                module, None, ParseError(403, "action_not_allowed", message)
-            )
-        try:
-            body = await read_body(request, settings.max_body)
-        except BodyTooLarge:
-            error = ParseError(413, "body_too_large", too_large(settings.max_body))
-            return ingest.refuse(module, None, error)
-        return await run_in_threadpool(
-            ingest.apply_body, module, principal, body, request.state
-        )
-
+    # the path LaunchDarkly's validation server serves: the same route, not documented
+    # twice (a client generated from the document uses the one above)
+    router.add_api_route(
+        "/api/v2/segment-target/{integrationKey}",
+        sync_segment_targets,
+        methods=["POST"],
+        include_in_schema=False,
+    )
     return router

@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader
 
 from .. import metrics
 from ..access import UPDATE_SEGMENT, VIEW_SEGMENT, AccessDenied, Principal, not_allowed
+from ..cache import RegistryCache
 from ..store import DetailsPatch, Environment, RateLimiter, Registry, SegmentStore
 from .errors import ApiError
 from .models import (
@@ -60,7 +61,7 @@ def page_after(
 
 
 def read_api(
-    registry: Registry, store: SegmentStore, limiter: RateLimiter
+    cache: RegistryCache, registry: Registry, store: SegmentStore, limiter: RateLimiter
 ) -> APIRouter:
     """The routes under /api/v2/projects/{projectKey}/environments/{environmentKey}."""
     router = APIRouter()
@@ -72,7 +73,7 @@ def read_api(
             request: Request, authorization: Optional[str] = Security(TOKEN_HEADER)
         ) -> Principal:
             try:
-                principal = registry.authenticate(authorization)
+                principal = cache.authenticate(authorization)
             except AccessDenied as denied:
                 raise ApiError(403, denied.code, str(denied)) from None
             request.state.token_id = principal.token_id

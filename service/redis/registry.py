@@ -10,6 +10,8 @@ and a token's requests count against one limit wherever they land. Keys (P the p
 - P:tokens                       set of token ids
 - P:token:ID                     hash: hash (sha256 hex), role, actions (JSON), name,
                                  created_at, revoked_at (absent until revoked)
+- P:registry_generation          counter: bumped by every change of tokens or
+                                 environments, so serving processes clear their caches
 - P:ratelimit:ID                 hash: start (ms), count; expires with its window
 - P:write_probe                  the time (ms) of the last readiness check's write
 """
@@ -66,6 +68,12 @@ class RedisRegistry:
         with unavailable_on_failure("a health check"):
             self.client.ping()
 
+    def generation(self) -> int:
+        """The counter every change of tokens or environments bumps."""
+        with unavailable_on_failure("a read"):
+            value = self.client.get(self._key("registry_generation"))
+        return int(value or 0)
+
     def probe_write(self) -> None:
         """Raise StoreUnavailable unless Redis takes a write (not full, not read-only)."""
         with unavailable_on_failure("a readiness check"):
@@ -87,6 +95,7 @@ class RedisRegistry:
                 environment.project_key, environment.environment_key
             ),
             self._key("token", token_id),
+            self._key("registry_generation"),
         ]
         args: list[EncodableT] = [
             environment.client_side_id,
@@ -114,6 +123,7 @@ class RedisRegistry:
             self._key("environments"),
             self._key("environment", client_side_id),
             self._environment_keys(project_key, environment_key),
+            self._key("registry_generation"),
         ]
         with unavailable_on_failure("adding an environment"):
             reply = self._add_environment(
@@ -187,6 +197,7 @@ class RedisRegistry:
                 },
             )
             pipe.sadd(self._key("tokens"), token_id)
+            pipe.incr(self._key("registry_generation"))
             pipe.execute()
         info = token_info((token_id, role, actions_json, name, created_at, None))
         return info, token
@@ -223,7 +234,10 @@ class RedisRegistry:
     def revoke_token(self, token_id: str) -> TokenInfo:
         """Revoke a token (again is fine); its requests get 403 from now on."""
         with unavailable_on_failure("revoking a token"):
-            found = self._revoke(keys=[self._key("token", token_id)], args=[now_ms()])
+            found = self._revoke(
+                keys=[self._key("token", token_id), self._key("registry_generation")],
+                args=[now_ms()],
+            )
         row = self._token_row(token_id) if found else None
         if row is None:
             raise RegistryError(

@@ -110,6 +110,7 @@ redis.call('SET', KEYS[4], ARGV[1])
 redis.call('SADD', KEYS[2], ARGV[5])
 redis.call('HSET', KEYS[5], 'hash', ARGV[6], 'role', ARGV[7], 'actions', ARGV[8],
   'name', ARGV[9], 'created_at', ARGV[4])
+redis.call('INCR', KEYS[6])
 return 1
 """
 
@@ -121,27 +122,36 @@ redis.call('SADD', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'project_key', ARGV[2], 'environment_key', ARGV[3],
   'created_at', ARGV[4])
 redis.call('SET', KEYS[3], ARGV[1])
+redis.call('INCR', KEYS[4])
 return {'ok'}
 """
 
 REVOKE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('HSETNX', KEYS[1], 'revoked_at', ARGV[1])
+redis.call('INCR', KEYS[2])  -- the registry generation: caches of every process clear
 return 1
 """
 
 # A fixed window per token on Redis's clock, so that processes on hosts whose clocks
-# differ still share one window. Returns the window's start (ms) and count so far.
-RATE = """
+# differ still share one window. Hands out a lease of requests a process may then answer
+# from memory: a sixteenth of what is left (at most 64) while 32 or more are left, then
+# one at a time, so the limit is exact where it matters. Returns the window's start (ms),
+# the requests granted (0: refused) and Redis's time (ms).
+RATE_LEASE = """
 local now = redis.call('TIME')
 local now_ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
-local window = tonumber(ARGV[1])
+local window, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
 local start = tonumber(redis.call('HGET', KEYS[1], 'start'))
 if not start or now_ms >= start + window then
   start = now_ms
   redis.call('HSET', KEYS[1], 'start', start, 'count', 0)
   redis.call('PEXPIRE', KEYS[1], math.ceil(window))
 end
-local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
-return {start, count, now_ms}
+local left = limit - tonumber(redis.call('HGET', KEYS[1], 'count'))
+local grant = 0
+if left >= 32 then grant = math.min(64, math.floor(left / 16))
+elseif left > 0 then grant = 1 end
+if grant > 0 then redis.call('HINCRBY', KEYS[1], 'count', grant) end
+return {start, grant, now_ms}
 """

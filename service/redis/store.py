@@ -118,6 +118,15 @@ class RedisSegmentStore:
     def apply(
         self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
     ) -> list[ChangeResult]:
+        args = self.apply_args(environment, sync, may_create=may_create)
+        with unavailable_on_failure("a sync"):
+            reply = self._apply(args=args)
+        return results_of(reply, sync)
+
+    def apply_args(
+        self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
+    ) -> list[EncodableT]:
+        """The ARGV of the apply script for one request (see scripts.APPLY)."""
         args: list[EncodableT] = [
             self.prefix,
             environment.client_side_id,
@@ -127,6 +136,7 @@ class RedisSegmentStore:
             sync.context_kind,
             len(sync.changes),
         ]
+        include = f"{self.prefix}:big_segment_include:"
         for change in sync.changes:
             args += [
                 sync.segment_key(change),
@@ -138,13 +148,14 @@ class RedisSegmentStore:
                 len(change.removed),
             ]
             members = (*change.added, *change.removed)
-            include = f"{self.prefix}:big_segment_include:"
             # member, its include key, ...: built in C loops, a million in about 1 s
             keys = (include + context_hash(member) for member in members)
             args += chain.from_iterable(zip(members, keys))
-        with unavailable_on_failure("a sync"):
-            reply = self._apply(args=args)
-        return _results(reply, sync)
+        return args
+
+    @property
+    def apply_script(self) -> redis.commands.core.Script:
+        return self._apply
 
     def update_details(
         self, environment: Environment, key: str, patch: DetailsPatch
@@ -252,7 +263,7 @@ class RedisSegmentStore:
         self.apply_client.close()
 
 
-def _results(reply: list[Any], sync: SyncRequest) -> list[ChangeResult]:
+def results_of(reply: list[Any], sync: SyncRequest) -> list[ChangeResult]:
     """The script's reply as ChangeResults, or the refusal it names raised."""
     status = reply[0].decode()
     if status == "context_kind_conflict":

@@ -1,9 +1,10 @@
 """One SQLite file: schema, a connection per thread, transactions, and errors as store errors.
 
-The ASGI app runs store calls in a thread pool, so each thread gets its own connection
-(sqlite3 connections are not to be shared between threads). Writers of this process take
-a lock before `BEGIN IMMEDIATE`: they queue in Python instead of spinning in SQLite's busy
-handler. The busy timeout still covers writers in other processes (the CLI).
+Reads run in threads of a pool, so each thread gets its own connection (sqlite3
+connections are not to be shared between threads). Syncs are written by the group
+writer's one thread (writer.py); the other writers of this process (PATCH, the registry)
+take the same lock before `BEGIN IMMEDIATE`: they queue in Python instead of spinning in
+SQLite's busy handler. The busy timeout still covers writers in other processes (the CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 from ..store import StoreUnavailable
 
-SCHEMA_VERSION = 1
+# 2: registry_generation and its triggers
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS environments (
@@ -60,6 +62,25 @@ CREATE TABLE IF NOT EXISTS members (
     context_key TEXT NOT NULL,
     PRIMARY KEY (segment_id, context_key)
 ) WITHOUT ROWID;
+-- Bumped by every change of tokens or environments, whoever writes them (this service,
+-- the CLI, an operator's sqlite3): a serving process polls it to clear its caches.
+CREATE TABLE IF NOT EXISTS registry_generation (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO registry_generation (id, value) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS tokens_inserted AFTER INSERT ON tokens
+BEGIN UPDATE registry_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_updated AFTER UPDATE ON tokens
+BEGIN UPDATE registry_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS tokens_deleted AFTER DELETE ON tokens
+BEGIN UPDATE registry_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS environments_inserted AFTER INSERT ON environments
+BEGIN UPDATE registry_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS environments_updated AFTER UPDATE ON environments
+BEGIN UPDATE registry_generation SET value = value + 1; END;
+CREATE TRIGGER IF NOT EXISTS environments_deleted AFTER DELETE ON environments
+BEGIN UPDATE registry_generation SET value = value + 1; END;
 """
 
 # Result codes that mean "the database cannot be used right now", not "the code is wrong".

@@ -41,6 +41,12 @@ class SqliteRegistry:
         with self.db.read() as conn:
             conn.execute("SELECT 1 FROM tokens LIMIT 1").fetchall()
 
+    def generation(self) -> int:
+        """A counter every change of tokens or environments bumps (by triggers)."""
+        with self.db.read() as conn:
+            row = conn.execute("SELECT value FROM registry_generation").fetchone()
+        return int(row[0])
+
     def probe_write(self) -> None:
         """Raise StoreUnavailable unless a write commits to the file and its log.
 

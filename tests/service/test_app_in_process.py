@@ -4,6 +4,7 @@ is a 500 with a body, never a traceback), and the pieces with a clock or parser 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -21,14 +22,15 @@ from service.settings import Settings
 from service.sqlite.database import Database
 from service.sqlite.registry import SqliteRegistry
 from service.sqlite.store import SqliteSegmentStore
+from service.sqlite.writer import GroupWriter
 
 from .helpers import amplitude, heap
 
 
 class BuggyStore(SqliteSegmentStore):
-    """A store whose apply has a bug."""
+    """A store whose apply has a bug (apply_in: what the group writer calls)."""
 
-    def apply(self, environment, sync, *, may_create=True):
+    def apply_in(self, tx, batch, environment, sync, *, may_create=True):
         raise RuntimeError("a bug in apply")
 
     def get_segment(self, environment, key):
@@ -48,6 +50,7 @@ def buggy(tmp_path):
     with serving(app) as url, httpx.Client(base_url=url) as client:
         client.headers["Authorization"] = first.token
         yield client, first.environment.client_side_id
+    app.close()
     database.close()
 
 
@@ -160,3 +163,58 @@ def test_custom_role_actions():
     }
     with pytest.raises(ValueError, match="at least one action"):
         parse_actions(" , ")
+
+
+class OffTheLoop:
+    """A registry that notes every call made on a thread running an event loop."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.on_loop: list[str] = []
+
+    def __getattr__(self, name):
+        attribute = getattr(self.inner, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            try:
+                asyncio.get_running_loop()
+                self.on_loop.append(name)
+            except RuntimeError:
+                pass  # a worker thread: as it should be
+            return attribute(*args, **kwargs)
+
+        return call
+
+
+def test_the_event_loop_never_waits_on_the_store(tmp_path):
+    """Cache misses (a new environment, an unknown one, an unknown token id) are read
+    in a thread; hits never reach the registry at all."""
+    database = Database(tmp_path / "segments.db")
+    registry = OffTheLoop(SqliteRegistry(database))
+    first = registry.bootstrap()
+    store = SqliteSegmentStore(database)
+    app = create_app(
+        Settings(public_url="https://flags.example.com"),
+        registry,
+        store,
+        writer=GroupWriter(store),
+    )
+    client_id = first.environment.client_side_id
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        client.headers["Authorization"] = first.token
+        ingest = "/api/v2/segment-targets/amplitude"
+        for cohort in ("a", "b"):  # the second one from memory
+            body = amplitude(client_id, cohort, ["u1"])
+            assert client.post(ingest, json=body).status_code == 204
+        unknown = client.post(ingest, json=amplitude("nowhere", "c", ["u1"]))
+        assert unknown.json()["code"] == "unknown_environment"
+        stranger = {"Authorization": "api-000000000000-" + "x" * 43}
+        denied = client.post(
+            ingest, json=amplitude(client_id, "c", ["u"]), headers=stranger
+        )
+        assert denied.json()["code"] == "invalid_token"
+    app.close()
+    database.close()
+    assert registry.on_loop == []

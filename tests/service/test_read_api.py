@@ -232,6 +232,7 @@ def test_openapi_documents_every_route(service):
         path: sorted(operations) for path, operations in document["paths"].items()
     }
     assert routes == {
+        # the singular alias is served (test_http_defects.py), documented once here
         "/api/v2/segment-targets/{integrationKey}": ["post"],
         segments: ["get"],
         segments + "/{segmentKey}": ["get", "patch"],
@@ -247,6 +248,7 @@ def test_openapi_documents_every_route(service):
         "200", "204", "400", "403", "404", "409", "413", "429", "503",
     ]  # fmt: skip
     assert ingest["security"] == [{"accessToken": []}]
+    assert ingest["requestBody"]["required"] is True
     assert "422" not in str(document)
 
 

@@ -208,13 +208,20 @@ def test_a_token_revoked_is_refused_by_both(tmp_path, two):
     token_id = token.split("-")[1]
     result = redis_cli(tmp_path, url, "token", "revoke", token_id)
     assert result.returncode == 0, result.stderr
+    # each process polls the registry's generation twice a second (service/cache.py)
     for service in (first, second):
         with service.client(token) as http:
-            response = http.get(segments_path())
-            assert (response.status_code, response.json()["code"]) == (
-                403,
-                "revoked_token",
-            )
+
+            def refused() -> bool:
+                response = http.get(segments_path())
+                return (response.status_code, response.json().get("code")) == (
+                    403,
+                    "revoked_token",
+                )
+
+            wait_until(refused, timeout=5)
+            ingest = http.post(INGEST, json=amplitude("x", "c", ["u"]))
+            assert (ingest.status_code, ingest.json()["code"]) == (403, "revoked_token")
 
 
 def test_the_rate_limit_is_shared(tmp_path, two):

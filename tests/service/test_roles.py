@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from .helpers import amplitude, cli, create_token, segments_path
@@ -133,8 +135,14 @@ def test_revoked_token_gets_403_everywhere(service, writer):
     result = cli(service.db, "token", "revoke", token_id)
     assert result.returncode == 0, result.stderr
     revoked = {"code": "revoked_token", "message": "this access token has been revoked"}
-    response = post(service, token, amplitude(CLIENT_ID, "revoked", ["u2"]))
+    # the service polls the registry's generation twice a second (service/cache.py)
+    deadline = time.monotonic() + 5
+    while True:
+        response = get(service, token, "/amplitude-revoked")
+        if response.status_code != 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert (response.status_code, response.json()) == (403, revoked)
-    response = get(service, token, "/amplitude-revoked")
+    response = post(service, token, amplitude(CLIENT_ID, "revoked", ["u2"]))
     assert (response.status_code, response.json()) == (403, revoked)
     assert get(service, writer, "/amplitude-revoked").json()["memberCount"] == 1

@@ -38,6 +38,8 @@ VALUES = {
     "rate_limit": [("5/2", RateLimit(5, 2)), ("off", None)],
     "max_body": [("1024", 1024), ("7", 7)],
     "busy_timeout": [("0.5", 0.5), ("0", 0.0)],
+    "keep_alive_timeout": [("0.5", 0.5), ("60", 60.0)],
+    "request_timeout": [("2.5", 2.5), ("120", 120.0)],
     "log_format": [("json", "json"), ("text", "text")],
 }  # fmt: skip
 BAD = {
@@ -50,6 +52,8 @@ BAD = {
     "rate_limit": "100",
     "max_body": "-1",
     "busy_timeout": "soon",
+    "keep_alive_timeout": "0",
+    "request_timeout": "-1",
     "log_format": "xml",
 }
 
@@ -223,7 +227,8 @@ def test_first_start_with_no_configuration_serves(tmp_path):
         line = server.stderr.wait_for(r"settings: .*").group(0)
         assert "db=segments.db store=- key_prefix=launchdarkly host=127.0.0.1" in line
         assert (
-            "rate_limit=100/10 max_body=16777216 busy_timeout=5 log_format=text" in line
+            "rate_limit=100/10 max_body=16777216 busy_timeout=5 keep_alive_timeout=5 "
+            "request_timeout=30 log_format=text" in line
         )
     finally:
         server.stop()

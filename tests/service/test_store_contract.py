@@ -237,3 +237,26 @@ def test_a_million_members_without_loading_the_segment(store):
         tracemalloc.stop()
     # a segment of a million keys would take tens of MB in Python
     assert peak < 1_000_000, f"peak {peak} bytes"
+
+
+def test_any_member_key_round_trips(store):
+    """Keys as partners may send them: quotes, backslashes, NUL, emoji, separators."""
+    keys = [
+        'q"uote',
+        "back\\slash",
+        "nul\x00inside",
+        "😀",
+        "é",
+        "line\u2028sep",
+        " ",
+        "k",
+    ]
+    store.apply(ENV, sync(change("odd", keys)))
+    assert members(store, "amplitude-odd") == sorted(keys, key=lambda k: k.encode())
+    assert store.get_segment(ENV, "amplitude-odd").member_count == len(keys)
+    for key in keys:
+        assert store.is_included(ENV, "amplitude-odd", key) is True
+    assert store.is_included(ENV, "amplitude-odd", "nul") is False
+    store.apply(ENV, sync(change("odd", [], ["nul\x00inside", "😀"])))
+    assert store.get_segment(ENV, "amplitude-odd").member_count == len(keys) - 2
+    assert store.is_included(ENV, "amplitude-odd", "nul\x00inside") is False

@@ -1,0 +1,242 @@
+"""Group commit on a real SQLite file, and pipelines on a real Redis: what a batch does.
+
+The writer is driven from an event loop as the service drives it: requests handed over
+in one step of the loop are taken as one batch (writer.py waits for the loop's turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+
+import pytest
+
+from service.redis.client import APPLY_TIMEOUT, connect
+from service.redis.store import RedisSegmentStore
+from service.redis.writer import PipelineWriter
+from service.sqlite.database import Database
+from service.sqlite.store import SqliteSegmentStore
+from service.sqlite.writer import GroupWriter
+from service.store import (
+    ContextKindConflict,
+    CreationRefused,
+    IntegrationConflict,
+    StoreUnavailable,
+)
+from service.writer import MAX_BATCH_MEMBERS
+
+from .test_store_contract import ENV, change, members, sync
+
+
+class RecordingGroupWriter(GroupWriter):
+    """GroupWriter noting the requests of each batch (by their first cohort id)."""
+
+    def __init__(self, store) -> None:
+        self.batches: list[list[str]] = []
+        super().__init__(store)
+
+    def _apply_batch(self, batch) -> None:
+        self.batches.append([job.sync.changes[0].cohort_id for job in batch])
+        super()._apply_batch(batch)
+
+
+class RecordingPipelineWriter(PipelineWriter):
+    def __init__(self, store) -> None:
+        self.batches: list[list[str]] = []
+        super().__init__(store)
+
+    def _apply_batch(self, batch) -> None:
+        self.batches.append([job.sync.changes[0].cohort_id for job in batch])
+        super()._apply_batch(batch)
+
+
+def sqlite_writer(tmp_path, writer_class=RecordingGroupWriter):
+    store = SqliteSegmentStore(Database(tmp_path / "segments.db"))
+    return store, writer_class(store)
+
+
+async def all_at_once(writer, *requests) -> list:
+    """Hand every (sync, may_create) over in one step of the loop; outcomes in order."""
+    tasks = [
+        asyncio.ensure_future(writer.apply(ENV, request, may_create=may_create))
+        for request, may_create in requests
+    ]
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+@pytest.fixture
+def sqlite_pair(tmp_path):
+    store, writer = sqlite_writer(tmp_path)
+    # segments for the refusals: one of kind account, one of another integration
+    store.apply(ENV, sync(change("accounts", ["a1"]), kind="account"))
+    store.apply(ENV, sync(change("c", ["h1"]), integration="a-b"))
+    yield store, writer
+    writer.close()
+    store.close()
+
+
+def test_refused_requests_leave_no_trace_and_their_batch_mates_land(sqlite_pair):
+    store, writer = sqlite_pair
+    outcomes = run(
+        all_at_once(
+            writer,
+            (sync(change("first", ["u1", "u2"])), True),
+            (sync(change("accounts", ["u3"]), kind="user"), True),  # 409 kind
+            (sync(change("second", ["u4"]), change("third", ["u5"])), False),  # 403
+            (sync(change("b-c", ["u6"]), integration="a"), True),  # 409 integration
+            (sync(change("first", ["u7"], ["u1"])), True),
+        )
+    )
+    assert writer.batches[-1] == ["first", "accounts", "second", "b-c", "first"]
+    assert [type(outcome).__name__ for outcome in outcomes] == [
+        "list", "ContextKindConflict", "CreationRefused", "IntegrationConflict", "list",
+    ]  # fmt: skip
+    assert isinstance(outcomes[1], ContextKindConflict)
+    assert isinstance(outcomes[2], CreationRefused)
+    assert isinstance(outcomes[3], IntegrationConflict)
+    # the batch-mates landed, in order; the refused ones left nothing
+    assert members(store, "amplitude-first") == ["u2", "u7"]
+    assert store.get_segment(ENV, "amplitude-first").member_count == 2
+    assert members(store, "amplitude-accounts") == ["a1"]
+    assert store.get_segment(ENV, "amplitude-second") is None
+    assert store.get_segment(ENV, "amplitude-third") is None
+    assert members(store, "a-b-c") == ["h1"]
+
+
+def test_a_statement_failing_inside_a_batch_fails_only_its_request(sqlite_pair):
+    store, writer = sqlite_pair
+    with sqlite3.connect(store.db.path) as conn:
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON members WHEN NEW.context_key = 'boom' "
+            "BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+        )
+    outcomes = run(
+        all_at_once(
+            writer,
+            (sync(change("kept-1", ["k1"])), True),
+            (sync(change("broken", [f"b{i}" for i in range(500)] + ["boom"])), True),
+            (sync(change("kept-2", ["k2"])), True),
+        )
+    )
+    assert len(writer.batches[-1]) == 3
+    assert isinstance(outcomes[1], sqlite3.IntegrityError)
+    assert members(store, "amplitude-kept-1") == ["k1"]
+    assert members(store, "amplitude-kept-2") == ["k2"]
+    assert store.get_segment(ENV, "amplitude-broken") is None  # rolled back whole
+
+
+class ForeignKeysWriter(RecordingGroupWriter):
+    """A writer whose connection checks foreign keys, so a deferred one fails COMMIT."""
+
+    def _started(self) -> None:
+        super()._started()
+        self.db.connection().execute("PRAGMA foreign_keys = ON")
+
+
+def test_a_failed_commit_is_a_503_for_every_request_and_applies_none(tmp_path):
+    store, writer = sqlite_writer(tmp_path, ForeignKeysWriter)
+    try:
+        store.apply(ENV, sync(change("before", ["u0"])))
+        with sqlite3.connect(store.db.path) as conn:
+            # a member "fails-at-commit" adds a row whose deferred foreign key dangles:
+            # SQLite refuses the COMMIT itself, after every statement succeeded
+            conn.executescript(
+                """
+                CREATE TABLE probe (segment INTEGER REFERENCES segments (id)
+                                    DEFERRABLE INITIALLY DEFERRED);
+                CREATE TRIGGER dangling AFTER INSERT ON members
+                WHEN NEW.context_key = 'fails-at-commit'
+                BEGIN INSERT INTO probe VALUES (-1); END;
+                """
+            )
+        outcomes = run(
+            all_at_once(
+                writer,
+                (sync(change("before", ["u1"])), True),
+                (sync(change("other", ["fails-at-commit"])), True),
+                (sync(change("third", ["u3"])), True),
+            )
+        )
+        assert len(writer.batches[-1]) == 3
+        assert all(isinstance(outcome, StoreUnavailable) for outcome in outcomes)
+        assert members(store, "amplitude-before") == ["u0"]
+        assert store.get_segment(ENV, "amplitude-other") is None
+        assert store.get_segment(ENV, "amplitude-third") is None
+        # and the writer goes on: the next batch commits
+        run(all_at_once(writer, (sync(change("before", ["u4"])), True)))
+        assert members(store, "amplitude-before") == ["u0", "u4"]
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_a_big_request_is_alone_and_small_ones_behind_it_go_first(tmp_path):
+    store, writer = sqlite_writer(tmp_path)
+    try:
+        big = [f"big-{i:06d}" for i in range(MAX_BATCH_MEMBERS + 1)]
+        outcomes = run(
+            all_at_once(
+                writer,
+                (sync(change("small-1", ["s1"])), True),
+                (sync(change("big", big)), True),
+                (sync(change("small-2", ["s2"])), True),
+                (sync(change("small-3", ["s3"])), True),
+            )
+        )
+        assert all(isinstance(outcome, list) for outcome in outcomes)
+        # the head of the queue first, then what fits; the big one alone after them
+        assert writer.batches == [["small-1", "small-2", "small-3"], ["big"]]
+        assert store.get_segment(ENV, "amplitude-big").member_count == len(big)
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_one_commit_for_many_requests(tmp_path):
+    store, writer = sqlite_writer(tmp_path)
+    try:
+        requests = [(sync(change("many", [f"u{i}"])), True) for i in range(50)]
+        run(all_at_once(writer, *requests))
+        assert writer.batches == [["many"] * 50]
+        assert store.get_segment(ENV, "amplitude-many").member_count == 50
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_redis_pipelines_keep_each_request_atomic(redis_server, redis_db):
+    url = redis_server.url_of(redis_db)
+    store = RedisSegmentStore(connect(url), "pipeline", connect(url, APPLY_TIMEOUT))
+    writer = RecordingPipelineWriter(store)
+    try:
+        store.apply(ENV, sync(change("accounts", ["a1"]), kind="account"))
+        outcomes = run(
+            all_at_once(
+                writer,
+                (sync(change("first", ["u1"])), True),
+                (sync(change("accounts", ["u2"]), kind="user"), True),  # 409
+                (sync(change("new", ["u3"])), False),  # 403
+                (sync(change("first", ["u4"], ["u1"])), True),
+            )
+        )
+        assert writer.batches[-1] == ["first", "accounts", "new", "first"]
+        assert isinstance(outcomes[1], ContextKindConflict)
+        assert isinstance(outcomes[2], CreationRefused)
+        assert members(store, "amplitude-first") == ["u4"]
+        assert members(store, "amplitude-accounts") == ["a1"]
+        assert store.get_segment(ENV, "amplitude-new") is None
+        # the script is loaded again when Redis lost it (a restart, SCRIPT FLUSH)
+        store.client.script_flush()
+        run(
+            all_at_once(
+                writer, *[(sync(change("after", [f"v{i}"])), True) for i in range(3)]
+            )
+        )
+        assert members(store, "amplitude-after") == ["v0", "v1", "v2"]
+    finally:
+        writer.close()
+        store.close()
