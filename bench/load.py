@@ -1,22 +1,30 @@
-"""Requests per second of the real service on loopback, for Amplitude bodies of 1 and 100 members.
+"""Requests per second of the service on SQLite and on Redis against a bare uvicorn app.
 
-    ./dev run python -m bench.load [--seconds 5] [--connections 8] [--redis]
+    ./dev run python -m bench.load [--seconds 5] [--rounds 3] [--connections 8]
 
-Starts `python -m service serve` (fresh SQLite file, rate limit off), then for each case
-keeps CONNECTIONS keep-alive connections busy for SECONDS, each request adding new members
-to one segment (so every request really writes and commits). With --redis, the same cases
-again over a fresh redis-server (scripts/redis-server.sh) with 1 and then 2 service
-processes, the connections spread over them. The client is a minimal
-asyncio HTTP/1.1 client in this process, so that it takes little of the CPU the server
-shares with it. Prints a Markdown table; never fails on a figure.
+Starts three servers on loopback and keeps them all running: the service on a fresh
+SQLite file, the service on a fresh redis-server (scripts/redis-server.sh), and a bare
+uvicorn app around generated.handle (bench/bare_app.py: what the parsers allow). Then,
+round after round, each of them in turn gets each case (Amplitude bodies of 1 and 100
+members) for SECONDS, from `wrk` with CONNECTIONS keep-alive connections on one thread;
+every request adds new members, so every request of the service writes and commits.
+Alternating in one run makes a drift of the machine hit every contender alike.
+
+wrk is a small C client: a Python client would need a core of its own to keep up with
+the bare app, and this machine has two for the server and the client together. When it
+is missing, this script installs Debian's `wrk` with apt where it runs as root (it is
+not needed by any test).
+
+Prints, per case: requests/s (all rounds), p50 and p99 (medians over rounds), the ratio
+to the bare app, the answers that were not 204, and whether every acknowledged member
+is in the store. Never fails on a figure.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import itertools
 import json
+import os
 import re
 import shutil
 import signal
@@ -26,10 +34,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "sync.lua"
+CASES = (("1 member", 1), ("100 members", 100))
 
 
 class ServiceProcess:
@@ -125,163 +136,219 @@ class RedisProcess:
         shutil.rmtree(self.folder)
 
 
+class BareProcess:
+    """bench/bare_app.py on uvicorn (httptools, uvloop), on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-bare-"))
+        self.host, self.port = "127.0.0.1", free_port()
+        self.stderr = open(self.folder / "stderr.txt", "w+")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--host",
+             self.host, "--port", str(self.port), "--no-access-log",
+             "--log-level", "warning", "--no-server-header"],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=self.stderr,
+        )  # fmt: skip
+        wait_for_port(self.host, self.port, self.process)
+        self.client_id = "bare"
+        self.token = "none"
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+        self.stderr.close()
+        shutil.rmtree(self.folder)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(host: str, port: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"nothing listens on {host}:{port}") from None
+            time.sleep(0.05)
+
+
 @dataclass
-class Result:
-    case: str
-    setup: str
-    body_bytes: int
-    requests: int
-    seconds: float
-    latencies: list[float]
-    failures: int
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.seconds
-
-    def percentile(self, fraction: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+class Contender:
+    name: str
+    server: object  # ServiceProcess or BareProcess
+    stores: bool  # whether members must be found in a store afterwards
+    runs: dict[str, list[dict]] = field(default_factory=dict)
 
 
-def request_bytes(service: ServiceProcess, token: str, body: bytes) -> bytes:
-    head = (
-        "POST /api/v2/segment-targets/amplitude HTTP/1.1\r\n"
-        f"Host: {service.host}:{service.port}\r\n"
-        f"Authorization: {token}\r\n"
-        "Content-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
+def ensure_wrk() -> str:
+    """The path of wrk, installed from Debian when missing and this runs as root."""
+    found = shutil.which("wrk")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        print("bench: installing wrk from Debian ...", file=sys.stderr, flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "wrk"],
+            check=False,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit(
+            "bench.load needs wrk (Debian: apt-get install wrk); it is a benchmark "
+            "client only, no test needs it"
+        )
+    return found
 
 
-async def read_status(reader: asyncio.StreamReader) -> int:
-    """Read one response (Content-Length bodies only, as the service sends); its status."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    length = 0
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        if name.strip().lower() == "content-length":
-            length = int(value)
-    if length:
-        await reader.readexactly(length)
-    return int(lines[0].split()[1])
-
-
-async def run_case(
-    services: list[ServiceProcess],
-    setup: str,
-    case: str,
+def run_wrk(
+    wrk: str,
+    contender: Contender,
+    cohort: str,
     members: int,
     seconds: float,
     connections: int,
-) -> Result:
-    """Connection i goes to services[i % len(services)]; the first one's token for all."""
-    first = services[0]
-    counter = itertools.count()
-    latencies: list[float] = []
-    failures = 0
-    body_bytes = 0
-
-    def next_request(service: ServiceProcess) -> bytes:
-        nonlocal body_bytes
-        n = next(counter)
-        users = [f"{case}-{n}-{i}" for i in range(members)]
-        body = amplitude_body(first.client_id, case, users)
-        body_bytes = len(body)
-        return request_bytes(service, first.token, body)
-
-    async def connection(index: int, deadline: float) -> None:
-        nonlocal failures
-        service = services[index % len(services)]
-        reader, writer = await asyncio.open_connection(service.host, service.port)
-        try:
-            while time.perf_counter() < deadline:
-                payload = next_request(service)
-                started = time.perf_counter()
-                writer.write(payload)
-                await writer.drain()
-                status = await read_status(reader)
-                latencies.append(time.perf_counter() - started)
-                if status != 204:
-                    failures += 1
-        finally:
-            writer.close()
-
-    # warm-up: the first request creates the segment and loads the parser
-    warm_up = time.perf_counter() + 0.5
-    await asyncio.gather(*(connection(i, warm_up) for i in range(2)))
-    latencies.clear()
-    failures = 0
-    started = time.perf_counter()
-    deadline = started + seconds
-    await asyncio.gather(*(connection(i, deadline) for i in range(connections)))
-    elapsed = time.perf_counter() - started
-    return Result(case, setup, body_bytes, len(latencies), elapsed, latencies, failures)
+    run: str,
+) -> dict:
+    server = contender.server
+    environment = {
+        **os.environ,
+        "BENCH_MEMBERS": str(members),
+        "BENCH_ENVIRONMENT": server.client_id,
+        "BENCH_COHORT": cohort,
+        "BENCH_TOKEN": server.token,
+        "BENCH_RUN": run,
+    }
+    result = subprocess.run(
+        [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
+         "-s", str(WRK_SCRIPT), f"http://{server.host}:{server.port}"],
+        capture_output=True, text=True, env=environment, check=True,
+    )  # fmt: skip
+    line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
+    return json.loads(line)
 
 
-def table(results: list[Result], connections: int) -> str:
-    lines = [
-        "| store, processes | body | bytes | connections | requests | req/s | p50 ms "
-        "| p99 ms | non-204 |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for r in results:
-        lines.append(
-            f"| {r.setup} | {r.case} | {r.body_bytes} | {connections} | {r.requests} | "
-            f"{r.per_second:.0f} | {statistics.median(r.latencies) * 1000:.1f} | "
-            f"{r.percentile(0.99) * 1000:.1f} | {r.failures} |"
-        )
-    return "\n".join(lines)
+def fdatasync_ms(folder: Path, samples: int = 50) -> float:
+    """Median milliseconds of one 4 KiB write and fdatasync in folder: a commit's floor."""
+    path = folder / "fsync-probe"
+    times = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for _ in range(samples):
+            os.write(fd, b"x" * 4096)
+            started = time.perf_counter()
+            os.fdatasync(fd)
+            times.append(time.perf_counter() - started)
+    finally:
+        os.close(fd)
+        path.unlink()
+    return statistics.median(times) * 1000
+
+
+def stored_members(server: ServiceProcess, segment_key: str) -> int:
+    request = urllib.request.Request(
+        f"{server.url}/api/v2/projects/default/environments/production/segments/"
+        f"{segment_key}",
+        headers={"Authorization": server.token},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)["memberCount"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per case")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per run")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument(
-        "--redis",
-        action="store_true",
-        help="also over Redis, with 1 and 2 service processes",
-    )
     args = parser.parse_args()
-    results = run_setup([ServiceProcess()], "SQLite, 1", args)
-    if args.redis:
-        redis = RedisProcess()
-        try:
-            # a prefix per setup: each starts on an empty store of its own
-            one = ("--store", redis.url, "--key-prefix", "bench-1")
-            results += run_setup([ServiceProcess(*one)], "Redis, 1", args)
-            two = ("--store", redis.url, "--key-prefix", "bench-2")
-            both = [ServiceProcess(*two), ServiceProcess(*two, greets=False)]
-            results += run_setup(both, "Redis, 2", args)
-        finally:
-            redis.stop()
-    print(table(results, args.connections))
-
-
-def run_setup(
-    services: list[ServiceProcess], setup: str, args: argparse.Namespace
-) -> list[Result]:
-    """Both cases against these processes (one store), which are stopped after."""
-    results = []
+    wrk = ensure_wrk()
+    redis = RedisProcess()
+    contenders: list[Contender] = []
     try:
-        for case, members in (("amplitude-1", 1), ("amplitude-100", 100)):
-            print(
-                f"{setup}: {case}: {args.seconds:g} s ...", file=sys.stderr, flush=True
-            )
-            results.append(
-                asyncio.run(
-                    run_case(
-                        services, setup, case, members, args.seconds, args.connections
+        contenders.append(
+            Contender("bare uvicorn + generated.handle", BareProcess(), False)
+        )
+        contenders.append(Contender("service, SQLite", ServiceProcess(), True))
+        redis_args = ("--store", redis.url, "--key-prefix", "bench")
+        contenders.append(
+            Contender("service, Redis", ServiceProcess(*redis_args), True)
+        )
+        for contender in contenders:  # warm up: parsers loaded, segments created
+            for case, members in CASES:
+                cohort = f"bench{members}"
+                contender.runs.setdefault(case, [])
+                warm = run_wrk(wrk, contender, cohort, members, 1, 2, "warm")
+                contender.runs[case + " warm-up"] = [warm]
+        for round_number in range(args.rounds):
+            for contender in contenders:
+                for case, members in CASES:
+                    print(
+                        f"round {round_number + 1}/{args.rounds}: {contender.name}, "
+                        f"{case}, {args.seconds:g} s ...",
+                        file=sys.stderr,
+                        flush=True,
                     )
-                )
-            )
+                    contender.runs[case].append(
+                        run_wrk(wrk, contender, f"bench{members}", members,
+                                args.seconds, args.connections, f"r{round_number}")
+                    )  # fmt: skip
+        sync_ms = fdatasync_ms(contenders[1].server.folder)
+        print(report(contenders, args, sync_ms))
     finally:
-        for service in services:
-            service.stop()
-    return results
+        for contender in contenders:
+            contender.server.stop()
+        redis.stop()
+
+
+def report(
+    contenders: list[Contender], args: argparse.Namespace, sync_ms: float
+) -> str:
+    lines = [
+        f"wrk, 1 thread, {args.connections} connections, {args.rounds} rounds of "
+        f"{args.seconds:g} s per case and contender, alternating; fdatasync on the "
+        f"SQLite file's disk after the runs: median {sync_ms:.2f} ms; load average "
+        f"{os.getloadavg()[0]:.1f}",
+        "",
+        "| contender | body | requests/s | p50 ms | p99 ms | / bare | not 204 "
+        "| acknowledged members in the store |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    bare = {case: rate(contenders[0].runs[case]) for case, _ in CASES}
+    for contender in contenders:
+        for case, members in CASES:
+            runs = contender.runs[case]
+            per_second = rate(runs)
+            p50 = statistics.median(run["p50"] for run in runs) / 1000
+            p99 = statistics.median(run["p99"] for run in runs) / 1000
+            failures = sum(run["other"] + run["socket_errors"] for run in runs)
+            stored = "-"
+            if contender.stores:
+                acked = members * sum(
+                    run["ok"] for run in runs + contender.runs[case + " warm-up"]
+                )
+                found = stored_members(contender.server, f"amplitude-bench{members}")
+                # a request in flight when wrk stopped may have landed unacknowledged
+                stored = (
+                    f"yes ({found:,} stored >= {acked:,})"
+                    if found >= acked
+                    else f"NO: {found:,} stored < {acked:,} acknowledged"
+                )
+            lines.append(
+                f"| {contender.name} | {case} | {per_second:,.0f} | {p50:.2f} | "
+                f"{p99:.2f} | {per_second / bare[case]:.2f} | {failures} | {stored} |"
+            )
+    return "\n".join(lines)
+
+
+def rate(runs: list[dict]) -> float:
+    return sum(run["requests"] for run in runs) / (
+        sum(run["micros"] for run in runs) / 1e6
+    )
 
 
 if __name__ == "__main__":
