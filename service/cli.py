@@ -1,21 +1,27 @@
-"""The command line: serve, token create/list/revoke, environment add/list."""
+"""The command line: serve, token create/list/revoke, environment add/list, export-sdk."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Optional
 
 from .access import ACTIONS, BUILT_IN_ROLES, CUSTOM_ROLE, TokenInfo, parse_actions
 from .backends import open_backend
+from .sdk import sdk_segments
 from .settings import (
+    DEFAULT_ENVIRONMENT,
     ENVIRONMENT_HELP,
     SERVE_OPTIONS,
     STORE_OPTIONS,
     ConfigError,
     add_options,
+    environment_keys,
     resolve,
     serve_settings,
 )
@@ -106,10 +112,41 @@ def build_parser() -> argparse.ArgumentParser:
     environment.add_parser(
         "list", parents=[store], help="list environments"
     ).set_defaults(run=run_environment_list)
+
+    export = commands.add_parser(
+        "export-sdk",
+        parents=[store],
+        help="write the segment definitions LaunchDarkly's SDKs read, as JSON",
+        description='Write {"segments": {key: definition}} for one environment, each '
+        "definition as LaunchDarkly's server-side SDKs read it (unbounded, with its "
+        "generation): give the file to an SDK's file data source beside your flags. "
+        "The members stay in the Big Segment store; definitions change only when a "
+        "segment is created.",
+    )
+    export.add_argument(
+        "--environment",
+        type=argparse_environment,
+        default=DEFAULT_ENVIRONMENT,
+        metavar="PROJECT/ENVIRONMENT",
+        help=f"default: {DEFAULT_ENVIRONMENT}",
+    )
+    export.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write here (replaced whole, never half-written); default: stdout",
+    )
+    export.set_defaults(run=run_export_sdk)
     return parser
 
 
 # --- option types
+
+
+def argparse_environment(text: str) -> tuple[str, str]:
+    try:
+        return environment_keys(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def actions(text: str) -> frozenset[str]:
@@ -194,6 +231,45 @@ def run_environment_list(args: argparse.Namespace) -> int:
         )
     print_table(rows)
     return 0
+
+
+def run_export_sdk(args: argparse.Namespace) -> int:
+    values, _ = resolve(args, STORE_OPTIONS, os.environ)
+    backend = open_backend(values["db"], values["store"], values["key_prefix"])
+    try:
+        project_key, environment_key = args.environment
+        environment = backend.registry.environment_by_keys(project_key, environment_key)
+        if environment is None:
+            raise RegistryError(
+                f'project "{project_key}" has no environment "{environment_key}" '
+                "(see: python -m service environment list)"
+            )
+        segments = sdk_segments(backend.store, environment)
+    finally:
+        backend.store.close()
+    text = json.dumps({"segments": segments}, indent=2) + "\n"
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        write_whole(Path(args.out), text)
+        print(
+            f"wrote {len(segments)} segment definitions to {args.out}", file=sys.stderr
+        )
+    return 0
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Replace path with text at once: an SDK watching the file never reads half of it."""
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent or Path("."), prefix=".export-"
+    )
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 def describe(info: TokenInfo) -> str:

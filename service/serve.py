@@ -17,7 +17,7 @@ from .http.protocol import timed_protocol
 from .logs import configure_logging
 from .redis.store import RedisSegmentStore
 from .settings import ServeSettings
-from .store import Bootstrap, StoreUnavailable
+from .store import Bootstrap, Registry, SegmentStore, StoreUnavailable
 
 log = logging.getLogger("service")
 
@@ -37,6 +37,12 @@ SWITCH_INTERVAL = 0.0001
 def serve(settings: ServeSettings) -> None:
     """Run until interrupted (Ctrl-C or SIGTERM)."""
     configure_logging(settings.log_format)
+    if settings.sdk_definitions is not None and settings.store is None:
+        raise StartupError(
+            "--sdk-definitions writes definitions to Redis, for SDKs in daemon mode: "
+            "give --store too. With the SQLite file, SDKs take definitions from "
+            "`python -m service export-sdk` or GET .../sdk-segments"
+        )
     sys.setswitchinterval(SWITCH_INTERVAL)
     log.info(
         "settings: %s",
@@ -60,8 +66,14 @@ def serve(settings: ServeSettings) -> None:
         store.close()
         listener.close()
         raise StartupError(f"{error}; is the store at --store running?") from None
-    if isinstance(store, RedisSegmentStore):
-        store.start_heartbeat()  # the SDKs report the store stale without it
+    try:
+        if settings.sdk_definitions is not None:
+            write_definitions(registry, store, *settings.sdk_definitions)
+    except (StoreUnavailable, StartupError):
+        store.close()
+        listener.close()
+        raise
+    store.start_heartbeat()  # the SDKs report the store stale without it
     if first_start is not None:
         print(welcome(first_start, base_url), flush=True)
     app = create_app(app_settings, registry, store, backend.limiter)
@@ -90,6 +102,29 @@ def serve(settings: ServeSettings) -> None:
     finally:
         app.close()
         store.close()
+
+
+def write_definitions(
+    registry: Registry, store: SegmentStore, project_key: str, environment_key: str
+) -> None:
+    """--sdk-definitions: the environment's definitions into Redis now and on every sync."""
+    environment = registry.environment_by_keys(project_key, environment_key)
+    if environment is None:
+        raise StartupError(
+            f'--sdk-definitions: project "{project_key}" has no environment '
+            f'"{environment_key}"; add it with: python -m service environment add '
+            f"CLIENT_SIDE_ID {project_key} {environment_key}"
+        )
+    assert isinstance(store, RedisSegmentStore)
+    count = store.write_definitions(environment)
+    log.info(
+        "writing the segment definitions of %s/%s to %s for SDKs in daemon mode (%d "
+        "now); an SDK or Relay Proxy initialising this prefix would replace them",
+        project_key,
+        environment_key,
+        store.definitions_key,
+        count,
+    )
 
 
 def listen(host: str, port: int) -> socket.socket:

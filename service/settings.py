@@ -17,6 +17,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from .ratelimit import RateLimit
+from .store import DEFAULT_ENVIRONMENT_KEY, DEFAULT_PROJECT_KEY
 
 ENV_PREFIX = "SEGMENT_SYNC_"
 DEFAULT_DB = "segments.db"
@@ -31,6 +32,9 @@ DEFAULT_REQUEST_TIMEOUT = 30.0  # seconds for a whole request, from its first by
 # here too so that reading the settings does not import redis)
 DEFAULT_KEY_PREFIX = "launchdarkly"
 LOG_FORMATS = ("text", "json")
+DEFAULT_ENVIRONMENT = (
+    f"{DEFAULT_PROJECT_KEY}/{DEFAULT_ENVIRONMENT_KEY}"  # a first start's
+)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,9 @@ class ServeSettings:
     keep_alive_timeout: float = DEFAULT_KEEP_ALIVE_TIMEOUT
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
     log_format: str = "text"
+    # (project key, environment key) whose segment definitions go where SDKs in daemon
+    # mode read them (Redis only); None: none
+    sdk_definitions: Optional[tuple[str, str]] = None
     # option name -> where its value came from ("--port", "SEGMENT_SYNC_PORT"); absent
     # for a default
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
@@ -146,6 +153,15 @@ def http_url(value: str) -> str:
     return value
 
 
+def environment_keys(value: str) -> tuple[str, str]:
+    project, slash, environment = value.partition("/")
+    if not slash or not project or not environment or "/" in environment:
+        raise ValueError(
+            f'"{value}" is not PROJECT/ENVIRONMENT, e.g. {DEFAULT_ENVIRONMENT}'
+        )
+    return project, environment
+
+
 def log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError(f'"{value}" is not one of: ' + ", ".join(LOG_FORMATS))
@@ -169,6 +185,10 @@ def mask_password(url: Optional[str]) -> str:
 
 def show_rate_limit(limit: Optional[RateLimit]) -> str:
     return "off" if limit is None else f"{limit.requests}/{limit.seconds:g}"
+
+
+def show_environment(keys: Optional[tuple[str, str]]) -> str:
+    return "-" if keys is None else "/".join(keys)
 
 
 def show_plain(value: object) -> str:
@@ -266,6 +286,18 @@ SERVE_OPTIONS = STORE_OPTIONS + (
         log_format,
         "|".join(LOG_FORMATS),
         "text: one line per request; json: one JSON object per line, for log pipelines",
+    ),
+    Option(
+        "sdk_definitions",
+        environment_keys,
+        "PROJECT/ENVIRONMENT",
+        "with --store: also write this environment's segment definitions where SDKs "
+        f"in daemon mode read them (PREFIX:segments, PREFIX:$inited; e.g. "
+        f"{DEFAULT_ENVIRONMENT}), updated by every sync; only for a prefix nothing "
+        "else writes, since an SDK initialising its store or a Relay Proxy replaces "
+        "that hash",
+        show_environment,
+        "none",
     ),
 )
 

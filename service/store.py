@@ -37,7 +37,11 @@ class Environment:
 
 @dataclass(frozen=True)
 class Segment:
-    """A synced segment's details; times are epoch milliseconds."""
+    """A synced segment's details; times are epoch milliseconds.
+
+    `generation` is what LaunchDarkly's SDKs need beside the key to find the members in a
+    Big Segment store ("{key}.g{generation}"): unique across environments of one store.
+    """
 
     key: str
     name: str
@@ -50,6 +54,7 @@ class Segment:
     member_count: int
     created_at: int
     updated_at: int
+    generation: int
 
 
 def iso_time(epoch_ms: int) -> str:
@@ -83,6 +88,14 @@ class StoreError(Exception):
 
 class StoreUnavailable(StoreError):
     """The store cannot be used now (locked, unreachable, disk full); nothing was applied."""
+
+
+class PartlyApplied(StoreUnavailable):
+    """The store failed midway through a large request applied in steps (Redis).
+
+    What was applied stays; a replay of the request applies the rest (steps are
+    idempotent), so the partner's retry converges.
+    """
 
 
 class ContextKindConflict(StoreError):
@@ -201,6 +214,14 @@ class SegmentStore(Protocol):
         self, environment: Environment, key: str, patch: DetailsPatch
     ) -> Optional[Segment]:
         """Set name, description or tags (kept by later syncs); None when no segment."""
+        ...
+
+    def mark_synchronized(self) -> None:
+        """Record that the store is current as of now, for the SDKs' "stale" status."""
+        ...
+
+    def start_heartbeat(self) -> None:
+        """mark_synchronized every few seconds until close (a running service does)."""
         ...
 
     def close(self) -> None: ...

@@ -49,6 +49,7 @@ from ..store import (
     CreationRefused,
     Environment,
     IntegrationConflict,
+    PartlyApplied,
     RateLimiter,
     StoreUnavailable,
     Writer,
@@ -220,7 +221,8 @@ class IngestRoute:
             return self.refuse(module, doc, error, environment)
         except StoreUnavailable as error:
             log.warning("%s", error)
-            return self.unavailable(module, doc, environment)
+            partly = isinstance(error, PartlyApplied)
+            return self.unavailable(module, doc, environment, partly)
         except Exception:
             log.exception("bug while applying a request")
             internal = ParseError(500, "internal_error", "internal error")
@@ -275,12 +277,15 @@ class IngestRoute:
         module: Optional[ModuleType],
         doc: object = None,
         environment: Optional[Environment] = None,
+        partly: bool = False,
     ) -> RawResponse:
-        error = ParseError(
-            503,
-            "store_unavailable",
-            "the segment store is unavailable; nothing was applied, retry later",
+        message = (
+            "the segment store became unavailable midway through this large request, "
+            "which is applied in steps: part of it is applied; retry it to apply the rest"
+            if partly
+            else "the segment store is unavailable; nothing was applied, retry later"
         )
+        error = ParseError(503, "store_unavailable", message)
         retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
         metrics.store_error(INGEST_ROUTE)
         return self.refuse(module, doc, error, environment, retry)

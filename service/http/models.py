@@ -37,6 +37,17 @@ class SegmentOut(ApiModel):
     updated_at: str = Field(
         description="ISO 8601, UTC: last change of members or details"
     )
+    generation: int = Field(
+        description="what an SDK's definition of this segment must carry to find its "
+        'members in a Big Segment store ("{key}.g{generation}"); never changes'
+    )
+    unbounded: bool = Field(
+        description="always true: members live in the Big Segment store, not in the "
+        "definition"
+    )
+    unbounded_context_kind: str = Field(
+        description="the context kind whose key an SDK looks up (the contextKind)"
+    )
 
 
 class SegmentPage(ApiModel):
@@ -98,6 +109,33 @@ class SegmentDetails(BaseModel):
         return value
 
 
+class SdkSegment(BaseModel):
+    """A segment definition exactly as LaunchDarkly's server-side SDKs read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # the SDKs' own field names (camelCase in Python too: no aliases to get wrong)
+    key: str
+    included: list[str]
+    excluded: list[str]
+    includedContexts: list[dict[str, Any]]
+    excludedContexts: list[dict[str, Any]]
+    rules: list[dict[str, Any]]
+    salt: str
+    unbounded: bool
+    unboundedContextKind: str
+    deleted: bool
+    generation: int
+    version: int
+
+
+class SdkSegments(BaseModel):
+    segments: dict[str, SdkSegment] = Field(
+        description='definitions by segment key: a file data source\'s "segments", to '
+        'merge with its "flags"'
+    )
+
+
 def segment_out(segment: Segment) -> SegmentOut:
     return SegmentOut(
         key=segment.key,
@@ -111,4 +149,7 @@ def segment_out(segment: Segment) -> SegmentOut:
         member_count=segment.member_count,
         created_at=iso_time(segment.created_at),
         updated_at=iso_time(segment.updated_at),
+        generation=segment.generation,
+        unbounded=True,
+        unbounded_context_kind=segment.context_kind,
     )

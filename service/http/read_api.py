@@ -16,11 +16,13 @@ from fastapi.security import APIKeyHeader
 from .. import metrics
 from ..access import UPDATE_SEGMENT, VIEW_SEGMENT, AccessDenied, Principal, not_allowed
 from ..cache import RegistryCache
+from ..sdk import sdk_segments
 from ..store import DetailsPatch, Environment, RateLimiter, Registry, SegmentStore
 from .errors import ApiError
 from .models import (
     Inclusion,
     MemberPage,
+    SdkSegments,
     SegmentDetails,
     SegmentOut,
     SegmentPage,
@@ -29,7 +31,8 @@ from .models import (
 from .openapi import errors_of
 
 MAX_PAGE = 1000  # largest page of segments or members
-SEGMENTS = "/api/v2/projects/{projectKey}/environments/{environmentKey}/segments"
+ENVIRONMENT = "/api/v2/projects/{projectKey}/environments/{environmentKey}"
+SEGMENTS = ENVIRONMENT + "/segments"
 
 # Path parameters are camelCase in URLs and documents, as in SPEC and LaunchDarkly's API.
 ProjectKey = Annotated[str, Path(alias="projectKey")]
@@ -127,6 +130,28 @@ def read_api(
         return SegmentPage(
             items=[segment_out(s) for s in page], next_cursor=next_cursor
         )
+
+    @router.get(
+        ENVIRONMENT + "/sdk-segments",
+        operation_id="listSdkSegments",
+        response_model=SdkSegments,
+        responses=errors_of(403, 404, 429, 503),
+        tags=["read"],
+    )
+    def list_sdk_segments(
+        project_key: ProjectKey,
+        environment_key: EnvironmentKey,
+        principal: Principal = may_view,
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        """Every segment's definition as LaunchDarkly's server-side SDKs read it.
+
+        `{"segments": {key: definition}}`: merge it with a file data source's
+        `{"flags": ...}` (or give the SDK both files), or give a definition to TestData.
+        The members stay in the Big Segment store (Redis, or the SQLite file through
+        segment_sync_sdk), so the definitions change only when a segment is created.
+        """
+        environment = environment_of(project_key, environment_key)
+        return {"segments": sdk_segments(store, environment)}
 
     @router.get(
         SEGMENTS + "/{segmentKey:path}/members",

@@ -9,46 +9,53 @@ flags against the segments this service keeps. From the SDKs' public source:
   GET), KEY_USER_INCLUDE = ':big_segment_include:' and KEY_USER_EXCLUDE =
   ':big_segment_exclude:' (SETs read with SMEMBERS), each after the prefix, whose default
   is 'launchdarkly'.
-- ldclient/impl/big_segments_common.py: the context hash is
-  base64.b64encode(sha256(key.encode('utf-8')).digest()) (standard base64, padded).
-- ldclient/impl/evaluator_common.py _make_big_segment_ref: a set holds
-  "%s.g%s" % (segment.key, segment.generation).
+- The context hash, the "{key}.g{generation}" reference and segment definitions:
+  segment_sync_sdk/layout.py, with their sources in the SDKs.
+- python-server-sdk ldclient/impl/integrations/redis/redis_feature_store.py and js-core
+  packages/store/node-server-sdk-redis/src/RedisCore.ts (SDKs in daemon mode): segment
+  definitions are JSON strings in the hash P:segments by segment key (HGET, HGETALL), and
+  the key P:$inited says the store is initialised (EXISTS). Written only with
+  --sdk-definitions (write_definitions), for one environment.
   (go-server-sdk-redis-redigo's redis_big_segments.go uses the same three key suffixes.)
 
 Our own keys share the prefix (P is the prefix, E a client-side id, K a segment key):
 
-- P:segments:E        sorted set of segment keys, all score 0: pages in byte order
+- P:segments:E        sorted set of segment keys, all score 0: pages in byte order (not
+                      the SDKs' P:segments hash: another key)
 - P:segment:E:K       hash: name, description, tags (JSON), context_kind, integration_key,
                       cohort_id, cohort_url (absent for none), member_count, created_at,
                       updated_at, generation
 - P:members:E:K       sorted set of member keys, all score 0: "is k in s" and pages
 - P:segment_generation  counter: each new segment takes the next generation
+- P:lease:E:K         while a large request is applied in steps: its digest (steps.py)
 
 Generations are unique across environments: the SDK sets are keyed by context alone, so
 "K.gN" with a unique N keeps two environments' segments of one key apart. An SDK's segment
-definition must carry that generation (the `generation` field of P:segment:E:K).
+definition must carry that generation (the read API's `generation`, or
+/sdk-segments). A segment's generation never changes.
 
-Every request is one Lua script: all checks first, then all writes, executed by Redis
-without interleaving, so a request lands whole or not at all (a Redis killed mid-script
-loses the whole script: the AOF records a script's effects as one MULTI/EXEC).
+A request of up to STEP_MEMBERS members is one Lua script: all checks first, then all
+writes, executed by Redis without interleaving, so it lands whole or not at all (a Redis
+killed mid-script loses the whole script: the AOF records a script's effects as one
+MULTI/EXEC). A larger one is applied in bounded steps: see steps.py for how, and for what
+an SDK may observe meanwhile.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from base64 import b64encode
 from collections.abc import Mapping
-from hashlib import sha256
-from itertools import chain
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import redis
 from redis.typing import EncodableT
 
 from generated import SyncRequest
+from segment_sync_sdk.layout import definition_json, definition_json_head
 
+from ..heartbeat import SYNCHRONIZED_EVERY, Heartbeat
+from ..sdk import all_segments
 from ..store import (
     ChangeResult,
     ContextKindConflict,
@@ -57,18 +64,22 @@ from ..store import (
     Environment,
     IntegrationConflict,
     Segment,
-    StoreUnavailable,
 )
 from . import scripts
 from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, text, unavailable_on_failure
+from .steps import (
+    LEASE_MS,
+    STEP_MEMBERS,
+    SegmentBusy,
+    Step,
+    apply_in_steps,
+    member_args,
+    member_count,
+    waiting_for_leases,
+)
 
 log = logging.getLogger("service.store")
-SYNCHRONIZED_EVERY = 5.0  # seconds, as often as the SDKs poll the store's status
-
-
-def context_hash(context_key: str) -> str:
-    """The SDKs' hash of a context key: standard base64 of its sha256."""
-    return b64encode(sha256(context_key.encode("utf-8")).digest()).decode("ascii")
+DEFINITIONS_PAGE = 1000  # segments per round trip when writing every definition
 
 
 class RedisSegmentStore:
@@ -79,21 +90,38 @@ class RedisSegmentStore:
         client: redis.Redis,
         prefix: str = DEFAULT_PREFIX,
         apply_client: Optional[redis.Redis] = None,
+        *,
+        step_members: int = STEP_MEMBERS,
     ) -> None:
-        """Syncs go through apply_client (with a longer timeout; default: client)."""
+        """Syncs go through apply_client (with a longer timeout; default: client).
+
+        A request of more than step_members members is applied in steps of at most
+        that many (steps.py); smaller ones in one script.
+        """
         self.client = client
         self.apply_client = apply_client or client
         self.prefix = prefix
+        self.step_members = step_members
+        # the client-side id whose definitions SDKs in daemon mode read (write_definitions)
+        self.definitions_for: Optional[str] = None
+        # called after each step of a large request (tests watch SDK reads there)
+        self.observe_step: Optional[Callable[[Step], None]] = None
         self._apply = self.apply_client.register_script(scripts.APPLY)
+        self._step = client.register_script(scripts.STEP)
+        self._release = client.register_script(scripts.RELEASE)
         self._update_details = client.register_script(scripts.UPDATE_DETAILS)
         self._load_scripts()
-        self._stop = threading.Event()
-        self._heartbeat: Optional[threading.Thread] = None
+        self._heartbeat: Optional[Heartbeat] = None
 
     def _load_scripts(self) -> None:
         """Load the scripts now: a first EVALSHA would fail and send a big request twice."""
         try:
-            for script in (self._apply, self._update_details):
+            for script in (
+                self._apply,
+                self._step,
+                self._release,
+                self._update_details,
+            ):
                 script.sha = script.registered_client.script_load(script.script)
         except redis.RedisError:
             pass  # Redis is down: the first call loads them, and the failure shows there
@@ -109,24 +137,61 @@ class RedisSegmentStore:
     def _members(self, environment: Environment, key: str) -> str:
         return f"{self.prefix}:members:{environment.client_side_id}:{key}"
 
+    def lease_key(self, environment: Environment, key: str) -> str:
+        return f"{self.prefix}:lease:{environment.client_side_id}:{key}"
+
     @property
     def synchronized_on_key(self) -> str:
         return f"{self.prefix}:big_segments_synchronized_on"
+
+    @property
+    def definitions_key(self) -> str:
+        """Where SDKs in daemon mode read segment definitions (a hash by segment key)."""
+        return f"{self.prefix}:segments"
 
     # --- writes
 
     def apply(
         self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
     ) -> list[ChangeResult]:
-        args = self.apply_args(environment, sync, may_create=may_create)
+        """One script for a request of up to step_members members; steps for a larger one.
+
+        Either way, while another request holds a lease on one of its segments (a large
+        request in progress), the request waits for it (steps.waiting_for_leases).
+        """
+        if member_count(sync) > self.step_members:
+            return waiting_for_leases(
+                lambda: apply_in_steps(
+                    self, environment, sync, may_create, self.observe_step
+                )
+            )
+        return waiting_for_leases(
+            lambda: self.apply_whole(environment, sync, may_create)
+        )
+
+    def apply_whole(
+        self,
+        environment: Environment,
+        sync: SyncRequest,
+        may_create: bool = True,
+        lease: str = "",
+    ) -> list[ChangeResult]:
+        """The APPLY script for the whole request; with a lease, take it (steps.py)."""
+        args = self.apply_args(environment, sync, may_create=may_create, lease=lease)
         with unavailable_on_failure("a sync"):
             reply = self._apply(args=args)
         return results_of(reply, sync)
 
     def apply_args(
-        self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
+        self,
+        environment: Environment,
+        sync: SyncRequest,
+        *,
+        may_create: bool = True,
+        lease: str = "",
     ) -> list[EncodableT]:
-        """The ARGV of the apply script for one request (see scripts.APPLY)."""
+        """The ARGV of the APPLY script for one request (see scripts.APPLY)."""
+        definitions = environment.client_side_id == self.definitions_for
         args: list[EncodableT] = [
             self.prefix,
             environment.client_side_id,
@@ -134,28 +199,59 @@ class RedisSegmentStore:
             "1" if may_create else "0",
             sync.integration_key,
             sync.context_kind,
+            lease,
+            LEASE_MS,
             len(sync.changes),
         ]
-        include = f"{self.prefix}:big_segment_include:"
         for change in sync.changes:
+            key = sync.segment_key(change)
             args += [
-                sync.segment_key(change),
+                key,
                 change.cohort_id,
                 change.cohort_name,
                 change.cohort_url or "",
                 "0" if change.cohort_url is None else "1",
+                definition_json_head(key, sync.context_kind) if definitions else "",
                 len(change.added),
                 len(change.removed),
             ]
-            members = (*change.added, *change.removed)
-            # member, its include key, ...: built in C loops, a million in about 1 s
-            keys = (include + context_hash(member) for member in members)
-            args += chain.from_iterable(zip(members, keys))
+            args += member_args(self.prefix, (*change.added, *change.removed))
         return args
 
     @property
     def apply_script(self) -> redis.commands.core.Script:
+        """The APPLY script, for the pipelining writer (writer.py)."""
         return self._apply
+
+    def run_step(self, args: list[EncodableT]) -> list[Any]:
+        reply: list[Any] = self._step(args=args)
+        return reply
+
+    def run_release(self, keys: list[str], lease: str) -> int:
+        released: int = self._release(keys=keys, args=[lease])
+        return released
+
+    def write_definitions(self, environment: Environment) -> int:
+        """From now on, keep each segment definition of environment where SDKs in daemon
+        mode read it (P:segments, P:$inited): all of them now, then every sync's in its
+        script. Returns how many were written now.
+
+        Only for a prefix nothing else writes: an SDK's own store initialisation, or a
+        Relay Proxy, replaces the whole P:segments hash.
+        """
+        self.definitions_for = environment.client_side_id
+        segments = all_segments(self, environment)
+        with unavailable_on_failure("writing segment definitions"):
+            for start in range(0, len(segments), DEFINITIONS_PAGE):
+                pipe = self.client.pipeline(transaction=False)
+                for segment in segments[start : start + DEFINITIONS_PAGE]:
+                    definition = definition_json(
+                        segment.key, segment.context_kind, segment.generation
+                    )
+                    pipe.hset(self.definitions_key, segment.key, definition)
+                pipe.execute()
+            self.client.set(f"{self.prefix}:$inited", "")
+        return len(segments)
 
     def update_details(
         self, environment: Environment, key: str, patch: DetailsPatch
@@ -236,29 +332,12 @@ class RedisSegmentStore:
 
     def start_heartbeat(self, every: float = SYNCHRONIZED_EVERY) -> None:
         """Mark the store synchronized every few seconds until close."""
-        self._heartbeat = threading.Thread(
-            target=self._beat, args=(every,), name="synchronized-on", daemon=True
-        )
+        self._heartbeat = Heartbeat(self.mark_synchronized, every)
         self._heartbeat.start()
 
-    def _beat(self, every: float) -> None:
-        failing = False
-        while not self._stop.is_set():
-            try:
-                self.mark_synchronized()
-                if failing:
-                    log.info("Redis answers again: the SDKs see the store current")
-                failing = False
-            except StoreUnavailable as error:
-                if not failing:  # one line per outage, not one per beat
-                    log.warning("cannot mark the store synchronized: %s", error)
-                failing = True
-            self._stop.wait(every)
-
     def close(self) -> None:
-        self._stop.set()
         if self._heartbeat is not None:
-            self._heartbeat.join(timeout=QUICK_TIMEOUT)
+            self._heartbeat.stop(timeout=QUICK_TIMEOUT)
         self.client.close()
         self.apply_client.close()
 
@@ -266,6 +345,8 @@ class RedisSegmentStore:
 def results_of(reply: list[Any], sync: SyncRequest) -> list[ChangeResult]:
     """The script's reply as ChangeResults, or the refusal it names raised."""
     status = reply[0].decode()
+    if status == "busy":
+        raise SegmentBusy(reply[1].decode())
     if status == "context_kind_conflict":
         raise ContextKindConflict(
             reply[1].decode(), reply[2].decode(), sync.context_kind
@@ -297,4 +378,5 @@ def _segment(key: str, row: Mapping[Any, Any]) -> Segment:
         member_count=int(fields["member_count"]),
         created_at=int(fields["created_at"]),
         updated_at=int(fields["updated_at"]),
+        generation=int(fields["generation"]),
     )

@@ -10,7 +10,9 @@ from itertools import repeat
 from typing import Any, Optional
 
 from generated import SegmentChange, SyncRequest
+from segment_sync_sdk.layout import context_digest
 
+from ..heartbeat import SYNCHRONIZED_EVERY, Heartbeat
 from ..store import (
     ChangeResult,
     ContextKindConflict,
@@ -29,7 +31,7 @@ PROGRESS_EVERY = 50_000
 
 _SEGMENT_COLUMNS = (
     "key, name, description, tags, context_kind, integration_key, cohort_id, "
-    "cohort_url, member_count, created_at, updated_at"
+    "cohort_url, member_count, created_at, updated_at, id"  # id: the generation
 )
 # Members go to SQLite as one JSON array per statement: one statement step instead of
 # one per member, so the writer's thread releases the GIL once, not once per row (each
@@ -46,13 +48,22 @@ _REMOVE_MEMBERS = (
 _ADD_MEMBER = "INSERT OR IGNORE INTO members (segment_id, context_key) VALUES (?, ?)"
 _REMOVE_MEMBER = "DELETE FROM members WHERE segment_id = ? AND context_key = ?"
 _ROW_BY_ROW = {_ADD_MEMBERS: _ADD_MEMBER, _REMOVE_MEMBERS: _REMOVE_MEMBER}
+_ADD_HASH = (
+    "INSERT OR IGNORE INTO member_hashes (segment_id, context_hash) VALUES (?, ?)"
+)
+_REMOVE_HASH = "DELETE FROM member_hashes WHERE segment_id = ? AND context_hash = ?"
+_SYNCHRONIZED = (
+    "INSERT INTO store_metadata (id, synchronized_on) VALUES (1, ?) "
+    "ON CONFLICT (id) DO UPDATE SET synchronized_on = excluded.synchronized_on"
+)
 
 
 @dataclass
 class Batch:
     """What the requests of one write transaction share, so each costs fewer statements:
     the segment rows already read or created, and each segment's member-count change,
-    written once per segment by flush() just before the COMMIT."""
+    written once per segment by flush() just before the COMMIT, with the time the SDKs
+    read as the file's "synchronized on" (segment_sync_sdk/sqlite.py)."""
 
     rows: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
     counts: dict[int, list[int]] = field(default_factory=dict)  # id -> [delta, now]
@@ -67,6 +78,7 @@ class Batch:
             ],
         )
         self.counts.clear()
+        tx.execute(_SYNCHRONIZED, (now_ms(),))
 
 
 class SqliteSegmentStore:
@@ -74,6 +86,7 @@ class SqliteSegmentStore:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._heartbeat: Optional[Heartbeat] = None
 
     # --- writes
 
@@ -183,6 +196,7 @@ class SqliteSegmentStore:
         removed = _write_members(
             tx, _REMOVE_MEMBERS, segment_id, sorted(change.removed), key, "removed"
         )
+        _write_hashes(tx, segment_id, change)
         return added, removed
 
     @staticmethod
@@ -240,6 +254,16 @@ class SqliteSegmentStore:
             ).fetchone()
         return None if row is None else _segment(row)
 
+    def mark_synchronized(self) -> None:
+        """Tell the SDKs the file is current as of now (they report stale otherwise)."""
+        with self.db.write() as tx:
+            tx.execute(_SYNCHRONIZED, (now_ms(),))
+
+    def start_heartbeat(self, every: float = SYNCHRONIZED_EVERY) -> None:
+        """Mark the file synchronized every few seconds until close (serve does)."""
+        self._heartbeat = Heartbeat(self.mark_synchronized, every)
+        self._heartbeat.start()
+
     # --- reads
 
     def list_segments(
@@ -294,6 +318,8 @@ class SqliteSegmentStore:
         return [row[0] for row in rows]
 
     def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.stop(timeout=self.db.busy_timeout + 1)
         self.db.close()
 
 
@@ -333,6 +359,20 @@ def _write_chunk(
         rows = zip(repeat(segment_id), keys)
         return tx.executemany(_ROW_BY_ROW[sql], rows).rowcount
     return tx.execute(sql, (segment_id, text)).rowcount
+
+
+def _write_hashes(
+    tx: sqlite3.Connection, segment_id: int, change: SegmentChange
+) -> None:
+    """member_hashes as members: the hashes of added keys in, of removed keys out.
+
+    Every added key, not only the new ones: a replay repairs what the SDKs read. Sorted by
+    hash, so that the B-tree fills page by page.
+    """
+    for sql, keys in ((_ADD_HASH, change.added), (_REMOVE_HASH, change.removed)):
+        if keys:
+            digests = sorted(map(context_digest, keys))
+            tx.executemany(sql, zip(repeat(segment_id), digests))
 
 
 def _segment_id(

@@ -36,6 +36,7 @@ def test_one_segment_has_every_detail(writer):
     segment = writer.get(segments_path(**ENV) + "/amplitude-detail").json()
     created, updated = segment.pop("createdAt"), segment.pop("updatedAt")
     assert ISO.fullmatch(created) and ISO.fullmatch(updated)
+    assert isinstance(segment.pop("generation"), int)  # see test_sdk_definitions.py
     assert segment == {
         "key": "amplitude-detail",
         "name": "Detail cohort",
@@ -46,6 +47,8 @@ def test_one_segment_has_every_detail(writer):
         "cohortId": "detail",
         "cohortUrl": "https://app.amplitude.com/cohort/detail",
         "memberCount": 3,
+        "unbounded": True,
+        "unboundedContextKind": "user",
     }
 
 
@@ -227,7 +230,8 @@ def test_patch_of_unknown_segment_is_404(writer):
 def test_openapi_documents_every_route(service):
     with service.client() as client:
         document = client.get("/openapi.json").json()
-    segments = "/api/v2/projects/{projectKey}/environments/{environmentKey}/segments"
+    environment = "/api/v2/projects/{projectKey}/environments/{environmentKey}"
+    segments = environment + "/segments"
     routes = {
         path: sorted(operations) for path, operations in document["paths"].items()
     }
@@ -238,6 +242,7 @@ def test_openapi_documents_every_route(service):
         segments + "/{segmentKey}": ["get", "patch"],
         segments + "/{segmentKey}/members": ["get"],
         segments + "/{segmentKey}/included/{contextKey}": ["get"],
+        environment + "/sdk-segments": ["get"],
         "/healthz": ["get"],
         "/livez": ["get"],
         "/readyz": ["get"],

@@ -1,4 +1,4 @@
-"""The service on a real Redis: read by a real LaunchDarkly SDK, two processes, Redis killed.
+"""The service on a real Redis: "synchronized on", two processes, Redis killed mid-request.
 
 Every test starts `python -m service serve --store redis://...` as a subprocess against a
 redis-server started by scripts/redis-server.sh; nothing stands in for Redis.
@@ -6,7 +6,6 @@ redis-server started by scripts/redis-server.sh; nothing stands in for Redis.
 
 from __future__ import annotations
 
-import json
 import signal
 import threading
 import time
@@ -15,14 +14,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from ldclient import Context
-from ldclient.client import LDClient
-from ldclient.config import BigSegmentsConfig, Config
-from ldclient.integrations import Files, Redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from service.redis.store import context_hash
+from segment_sync_sdk.layout import context_hash
+from service.redis.steps import STEP_MEMBERS
 
 from .helpers import Service, all_members, amplitude, cli, segments_path
 from .redis_server import RedisServer, free_port, unavailable_reason
@@ -49,93 +45,7 @@ def wait_until(condition, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
-# --- a real LaunchDarkly SDK evaluates against what the service synced
-
-
-def sdk_data(segment_key: str, generation: int) -> dict:
-    """A flag on when the context is in an unbounded (big) segment, for the file source."""
-    flag = {
-        "key": "beta",
-        "version": 1,
-        "on": True,
-        "salt": "beta",
-        "variations": [False, True],
-        "offVariation": 0,
-        "fallthrough": {"variation": 0},
-        "rules": [
-            {
-                "id": "in-cohort",
-                "variation": 1,
-                "clauses": [
-                    {"attribute": "key", "op": "segmentMatch", "values": [segment_key]}
-                ],
-            }
-        ],
-    }
-    segment = {
-        "key": segment_key,
-        "version": 1,
-        "salt": segment_key,
-        "unbounded": True,
-        "unboundedContextKind": "user",
-        "generation": generation,
-        "included": [],
-        "excluded": [],
-        "rules": [],
-    }
-    return {"flags": {"beta": flag}, "segments": {segment_key: segment}}
-
-
-def test_a_launchdarkly_sdk_reads_the_synced_segment(tmp_path, redis_server, redis_db):
-    url = redis_server.url_of(redis_db)
-    service = start(tmp_path, url, "--rate-limit", "off")
-    try:
-        client_id, token = service.welcome()
-        with service.client(token) as http:
-            body = amplitude(client_id, "c1", ["alice", "bob"])
-            assert http.post(INGEST, json=body).status_code == 204
-            # the generation the SDK's segment definition must carry
-            details = redis_server.client(redis_db).hget(
-                f"{PREFIX}:segment:{client_id}:amplitude-c1", "generation"
-            )
-            data = tmp_path / "flags.json"
-            data.write_text(json.dumps(sdk_data("amplitude-c1", int(details))))
-            config = Config(
-                sdk_key="sdk-offline-test",
-                send_events=False,
-                diagnostic_opt_out=True,
-                update_processor_class=Files.new_data_source(paths=[str(data)]),
-                big_segments=BigSegmentsConfig(
-                    store=Redis.new_big_segment_store(url=url, prefix=PREFIX),
-                    context_cache_time=0.05,
-                    status_poll_interval=0.2,
-                    stale_after=30,
-                ),
-            )
-            sdk = LDClient(config=config, start_wait=10)
-            try:
-
-                def beta(key: str) -> bool:
-                    return sdk.variation("beta", Context.create(key), False)
-
-                assert sdk.is_initialized()
-                assert (beta("alice"), beta("bob"), beta("carol")) == (
-                    True,
-                    True,
-                    False,
-                )
-                body = amplitude(client_id, "c1", ["carol"], ["alice"])
-                assert http.post(INGEST, json=body).status_code == 204
-                wait_until(lambda: (beta("alice"), beta("carol")) == (False, True))
-                assert beta("bob") is True
-                status = sdk.big_segment_store_status_provider.status
-                assert (status.available, status.stale) == (True, False)
-                detail = sdk.variation_detail("beta", Context.create("carol"), False)
-                assert detail.reason.get("bigSegmentsStatus") == "HEALTHY"
-            finally:
-                sdk.close()
-    finally:
-        service.stop()
+# --- the SDKs' view (real SDKs evaluating: test_sdk_end_to_end.py)
 
 
 def test_synchronized_on_is_kept_fresh(tmp_path, redis_server, redis_db):
@@ -248,22 +158,19 @@ def include_keys(client) -> int:
     return sum(1 for _ in client.scan_iter(f"{PREFIX}:big_segment_include:*", 10_000))
 
 
-def wait_until_busy(server: RedisServer) -> None:
-    """Return when Redis stops answering PING at once: it is running a long script."""
-    probe = redis.Redis(
-        port=server.port, socket_timeout=0.1, retry=Retry(NoBackoff(), 0)
-    )
+def wait_until_stored(server: RedisServer, key: str) -> None:
+    """Return once the sorted set at key has members: the request's steps are landing."""
+    probe = redis.Redis(port=server.port, socket_timeout=1, retry=Retry(NoBackoff(), 0))
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            probe.ping()
-        except redis.TimeoutError:
-            return
-        time.sleep(0.005)
-    raise AssertionError("Redis never got busy with the request")
+    while probe.zcard(key) == 0:
+        assert time.monotonic() < deadline, "the request's steps never landed"
+        time.sleep(0.002)
+    probe.close()
 
 
 def test_redis_killed_mid_request_is_a_503_and_a_replay_converges(tmp_path):
+    """A large request lands in steps (service/redis/steps.py): Redis killed between two,
+    the partner hears 503, what landed is whole steps, and the replay converges."""
     if unavailable_reason() is not None:
         pytest.skip(unavailable_reason())
     redis_server = RedisServer(tmp_path / "redis-data")
@@ -273,7 +180,7 @@ def test_redis_killed_mid_request_is_a_503_and_a_replay_converges(tmp_path):
             tmp_path, redis_server.url, "--rate-limit", "off", "--max-body", "99999999"
         )
         client_id, token = service.welcome()
-        members = [f"member-{n:06d}" for n in range(300_000)]
+        members = [f"member-{n:06d}" for n in range(100_000)]
         big = amplitude(client_id, "big", members)
         answers: list = []
 
@@ -285,12 +192,14 @@ def test_redis_killed_mid_request_is_a_503_and_a_replay_converges(tmp_path):
 
         poster = threading.Thread(target=post_big)
         poster.start()
-        wait_until_busy(redis_server)  # the request's script runs inside Redis now
+        members_key = f"{PREFIX}:members:{client_id}:amplitude-big"
+        wait_until_stored(redis_server, members_key)  # its first steps are in
         redis_server.kill()
         poster.join(timeout=60)
         response, seconds = answers
         assert response.status_code == 503, response.text
         assert response.json()["code"] == "store_unavailable"
+        assert "part of it is applied; retry it" in response.json()["message"]
         assert int(response.headers["Retry-After"]) > 0
         assert seconds < 30
 
@@ -300,19 +209,24 @@ def test_redis_killed_mid_request_is_a_503_and_a_replay_converges(tmp_path):
             small = http.post(INGEST, json=amplitude(client_id, "small", ["u1"]))
             assert small.status_code == 503
             assert small.json()["code"] == "store_unavailable"
+            assert "nothing was applied" in small.json()["message"]
             assert int(small.headers["Retry-After"]) > 0
             assert http.get(segments_path()).status_code == 503
             assert http.get("/healthz").status_code == 503
             assert time.monotonic() - started < 10
         assert "Traceback" not in service.stderr.text()
 
-        # restarted on the same data: all of the big request or none of it
+        # restarted on the same data: whole steps of the request, each with its count
+        # and what the SDKs read, and not all of them
         redis_server.start()
         client = redis_server.client()
-        stored = client.zcard(f"{PREFIX}:members:{client_id}:amplitude-big")
-        assert stored in (0, len(members))
+        stored = client.zcard(members_key)
+        assert stored % STEP_MEMBERS == 0 and stored < len(members)
         assert include_keys(client) == stored
         with service.client(token) as http:
+            detail = http.get(segments_path() + "/amplitude-big").json()
+            assert detail["memberCount"] == stored
+            # the replay takes over the lease the failed attempt left (same request)
             for body in (big, amplitude(client_id, "small", ["u1"])):
                 assert http.post(INGEST, json=body).status_code == 204
             assert all_members(http, "amplitude-big") == members
@@ -323,6 +237,7 @@ def test_redis_killed_mid_request_is_a_503_and_a_replay_converges(tmp_path):
         ref = "amplitude-big.g" + client.hget(segment, "generation").decode()
         include = f"{PREFIX}:big_segment_include:{context_hash('member-000042')}"
         assert client.smembers(include) == {ref.encode()}
+        assert client.keys(f"{PREFIX}:lease:*") == []  # released at the end
     finally:
         if service is not None:
             service.stop()

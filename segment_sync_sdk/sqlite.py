@@ -1,0 +1,122 @@
+"""A Big Segment store for LaunchDarkly's Python SDK over the service's SQLite file.
+
+    from ldclient.config import BigSegmentsConfig, Config
+    from segment_sync_sdk.sqlite import SqliteBigSegmentStore
+
+    config = Config(
+        sdk_key,
+        big_segments=BigSegmentsConfig(store=SqliteBigSegmentStore("segments.db")),
+    )
+
+An application on the host of `python -m service serve` (SQLite, the default store) then
+evaluates flags on synced segments with no Redis: the SDK takes the segment definitions
+from its data source (LaunchDarkly, or a file from `python -m service export-sdk`) and
+asks this store which segments a context is in.
+
+- Read-only: the file is opened with `mode=ro` and never written; the service may write
+  it meanwhile (WAL: each lookup sees the last commit, and never waits for a writer).
+- One indexed lookup per context: member_hashes is keyed by the sha256 the SDK sends, so
+  a million-member segment costs what an empty one does.
+- `synchronized_on` is the time the service last committed (every sync, and every few
+  seconds while it runs): the SDK reports the store stale once the service has been
+  gone for longer than its `stale_after`.
+- The file may not exist yet when the application starts: each call opens it if it can,
+  and fails (the SDK reports STORE_ERROR) until then.
+
+Needs the SDK (`launchdarkly-server-sdk`) and the standard library only. It reads the
+schema of service/sqlite/database.py, versions SCHEMA_VERSIONS.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Optional, Union
+from urllib.parse import quote
+
+from ldclient.interfaces import BigSegmentStore, BigSegmentStoreMetadata
+
+from .layout import digest_of_hash, segment_ref
+
+SCHEMA_VERSIONS = (2,)  # the versions of service/sqlite/database.py's schema read here
+
+# The segments holding a context hash, with their generations (the segment ids).
+_MEMBERSHIP = (
+    "SELECT s.key, s.id FROM member_hashes h JOIN segments s ON s.id = h.segment_id "
+    "WHERE h.context_hash = ?"
+)
+_SYNCHRONIZED_ON = "SELECT synchronized_on FROM store_metadata WHERE id = 1"
+
+
+class StoreFileError(Exception):
+    """The file cannot be read as a segment store; the message says what to do."""
+
+
+class SqliteBigSegmentStore(BigSegmentStore):
+    """ldclient's BigSegmentStore over the service's SQLite file, opened read-only."""
+
+    def __init__(self, path: Union[str, Path]) -> None:
+        self.path = Path(path).resolve()
+        self._lock = threading.Lock()  # one connection, shared by the SDK's threads
+        self._conn: Optional[sqlite3.Connection] = None
+
+    def get_metadata(self) -> BigSegmentStoreMetadata:
+        """When the service last committed (epoch ms), or None if it never has."""
+        row = self._query(_SYNCHRONIZED_ON, ())
+        return BigSegmentStoreMetadata(row[0][0] if row else None)
+
+    def get_membership(self, context_hash: str) -> Optional[dict[str, bool]]:
+        """{"{segmentKey}.g{generation}": True} for each segment including the context."""
+        rows = self._query(_MEMBERSHIP, (digest_of_hash(context_hash),))
+        if not rows:
+            return None
+        return {segment_ref(key, generation): True for key, generation in rows}
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def _query(self, sql: str, values: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            conn = self._conn or self._open()
+            try:
+                return conn.execute(sql, values).fetchall()
+            except sqlite3.Error as error:
+                raise StoreFileError(f"{self.path}: {error}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        """The connection, opened now (the caller holds the lock)."""
+        if not self.path.is_file():
+            raise StoreFileError(
+                f"{self.path} does not exist (yet): start the service with --db {self.path}"
+            )
+        uri = f"file:{quote(str(self.path))}?mode=ro"
+        try:
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.Error as error:
+            raise StoreFileError(f"{self.path}: {error}") from None
+        if version not in SCHEMA_VERSIONS:
+            conn.close()
+            raise StoreFileError(_version_advice(self.path, version))
+        self._conn = conn
+        return conn
+
+
+def _version_advice(path: Path, version: int) -> str:
+    if version < min(SCHEMA_VERSIONS):
+        return (
+            f"{path} has schema version {version}, older than this store reads "
+            f"({', '.join(map(str, SCHEMA_VERSIONS))}): start the service once on it "
+            "(python -m service serve --db FILE) to upgrade it"
+        )
+    return (
+        f"{path} has schema version {version}, newer than this store reads "
+        f"({', '.join(map(str, SCHEMA_VERSIONS))}): use the segment_sync_sdk of that "
+        "service"
+    )
