@@ -10,9 +10,9 @@ instead as:
    with --sdk-definitions), and the request takes a lease on each of its segments
    (P:lease:E:K, expiring after LEASE_MS unless a step renews it). Refused: nothing is
    written, as for a small request.
-2. STEP scripts of at most STEP_MEMBERS members each (about 10 ms of Redis each on a
-   2-core machine, against a 50 ms budget), adds then removes, each checking that the
-   lease is still this request's and renewing it;
+2. STEP scripts of at most STEP_MEMBERS members each (a few ms of Redis each, against a
+   50 ms budget), adds then removes, each checking that the lease is still this
+   request's and renewing it;
 3. one RELEASE script.
 
 Generations never change, so the segment definitions SDKs hold stay valid. What an SDK
@@ -59,9 +59,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("service.store")
 
-# At most this many members per script: ~5 us each inside Redis (measured with SLOWLOG on
-# a loaded 2-core machine: 12 ms median, 20 ms worst, for 2,000), well under 50 ms.
-STEP_MEMBERS = 1_000
+# At most this many members per script: about 5 us each inside Redis on an idle 2-core
+# machine (3 ms a step); with its CPUs 96% contended (bench/sdk_reads.py, SLOWLOG), steps
+# of 500 ran 9 ms at the median and 47 ms at p99, where 1,000 ran 23 and 72 ms.
+STEP_MEMBERS = 500
 LEASE_MS = 10_000  # a lease not renewed by a step for this long is free again
 LEASE_WAIT = 10.0  # seconds a request waits for another's lease before a 503
 LOG_EVERY = 50_000  # members between progress lines of a large change
