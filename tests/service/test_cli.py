@@ -31,6 +31,7 @@ TOKEN = re.compile(r"api-[0-9a-f]{12}-[A-Za-z0-9_-]{43}")
         ["environment"],
         ["environment", "add"],
         ["environment", "list"],
+        ["export-sdk"],
     ],
 )
 def test_help_on_every_command(tmp_path, command):
