@@ -12,8 +12,8 @@ members are read where the service keeps them:
   the service's SQLite file, read-only;
 - `--redis URL`: the SDK's own Redis Big Segment store, over the service's Redis;
 - `--redis URL --daemon`: daemon mode, flags and segment definitions read from Redis too
-  (the service run with `--sdk-definitions` writes the definitions; this script puts
-  the flags of flags.json there first, as a Relay Proxy would).
+  (the service run with `--sdk-definitions default/production` writes the definitions;
+  this script puts the flags of flags.json there first, as a Relay Proxy would).
 
 Prints one line per context key: the flag's value, why, and the Big Segment status.
 """

@@ -27,6 +27,7 @@ OPERATIONS = {
     ("patch", SEGMENTS + "/{segmentKey}"): "updateSegment",
     ("get", SEGMENTS + "/{segmentKey}/members"): "listSegmentMembers",
     ("get", SEGMENTS + "/{segmentKey}/included/{contextKey}"): "getSegmentInclusion",
+    ("get", SEGMENTS.removesuffix("/segments") + "/sdk-segments"): "listSdkSegments",
     ("get", "/livez"): "getLiveness",
     ("get", "/readyz"): "getReadiness",
     ("get", "/healthz"): "getHealth",

@@ -34,5 +34,5 @@ def test_every_operation_keeps_its_document(service, example_environment, tmp_pa
         capture_output=True, text=True, timeout=300, cwd=tmp_path, env=environ(),
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "10 selected / 10 total" in result.stdout
-    assert "Tested: 10" in result.stdout
+    assert "11 selected / 11 total" in result.stdout
+    assert "Tested: 11" in result.stdout

@@ -123,7 +123,12 @@ def test_export_sdk_writes_a_file_whole(tmp_path):
 
 def test_sdk_definitions_needs_redis(tmp_path):
     result = cli(
-        tmp_path / "s.db", "serve", "--port", "0", "--sdk-definitions", "default/production"
+        tmp_path / "s.db",
+        "serve",
+        "--port",
+        "0",
+        "--sdk-definitions",
+        "default/production",
     )
     assert result.returncode == 1
     assert "--sdk-definitions writes definitions to Redis" in result.stderr

@@ -53,7 +53,9 @@ def on_redis(redis_server, tmp_path_factory):
     url = redis_server.url_of(REDIS_DB)
     folder = tmp_path_factory.mktemp("sdk-redis")
     service = Service(
-        folder / "unused.db", "--store", url, "--sdk-definitions", "--rate-limit", "off"
+        folder / "unused.db",
+        *("--store", url, "--sdk-definitions", "default/production"),
+        *("--rate-limit", "off"),
     )
     try:
         client_id, token = service.welcome()

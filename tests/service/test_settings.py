@@ -41,6 +41,8 @@ VALUES = {
     "keep_alive_timeout": [("0.5", 0.5), ("60", 60.0)],
     "request_timeout": [("2.5", 2.5), ("120", 120.0)],
     "log_format": [("json", "json"), ("text", "text")],
+    "sdk_definitions": [("default/production", ("default", "production")),
+                        ("shop/eu", ("shop", "eu"))],
 }  # fmt: skip
 BAD = {
     "db": "  ",
@@ -55,6 +57,7 @@ BAD = {
     "keep_alive_timeout": "0",
     "request_timeout": "-1",
     "log_format": "xml",
+    "sdk_definitions": "production",
 }
 
 
