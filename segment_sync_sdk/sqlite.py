@@ -39,7 +39,7 @@ from ldclient.interfaces import BigSegmentStore, BigSegmentStoreMetadata
 
 from .layout import digest_of_hash, segment_ref
 
-SCHEMA_VERSIONS = (2,)  # the versions of service/sqlite/database.py's schema read here
+SCHEMA_VERSIONS = (3,)  # the versions of service/sqlite/database.py's schema read here
 
 # The segments holding a context hash, with their generations (the segment ids).
 _MEMBERSHIP = (

@@ -255,13 +255,24 @@ class SqliteSegmentStore:
         return None if row is None else _segment(row)
 
     def mark_synchronized(self) -> None:
-        """Tell the SDKs the file is current as of now (they report stale otherwise)."""
+        """Tell the SDKs the file is current as of now (they report stale otherwise).
+
+        A short transaction of its own, on this thread's connection: it queues on the
+        lock the group writer holds for each batch (sqlite/writer.py), never inside one.
+        """
         with self.db.write() as tx:
             tx.execute(_SYNCHRONIZED, (now_ms(),))
 
     def start_heartbeat(self, every: float = SYNCHRONIZED_EVERY) -> None:
         """Mark the file synchronized every few seconds until close (serve does)."""
-        self._heartbeat = Heartbeat(self.mark_synchronized, every)
+
+        def beat() -> None:
+            # checkpoints are the writer's checkpointer's: never inside this COMMIT,
+            # which holds the lock the writer's next batch waits for
+            self.db.connection().execute("PRAGMA wal_autocheckpoint = 0")
+            self.mark_synchronized()
+
+        self._heartbeat = Heartbeat(beat, every)
         self._heartbeat.start()
 
     # --- reads

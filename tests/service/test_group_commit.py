@@ -11,6 +11,7 @@ import sqlite3
 
 import pytest
 
+from segment_sync_sdk.layout import context_digest
 from service.redis.client import APPLY_TIMEOUT, connect
 from service.redis.store import RedisSegmentStore
 from service.redis.writer import PipelineWriter
@@ -26,6 +27,19 @@ from service.store import (
 from service.writer import MAX_BATCH_MEMBERS
 
 from .test_store_contract import ENV, change, members, sync
+
+
+def hashes_agree_with_members(store) -> bool:
+    """member_hashes holds the hash of every member row and nothing else (SDKs read it)."""
+    with sqlite3.connect(store.db.path) as conn:
+        rows = conn.execute("SELECT segment_id, context_key FROM members").fetchall()
+        hashes = conn.execute("SELECT segment_id, context_hash FROM member_hashes")
+        return set(hashes) == {(id_, context_digest(key)) for id_, key in rows}
+
+
+def synchronized_on(store) -> int:
+    with sqlite3.connect(store.db.path) as conn:
+        return conn.execute("SELECT synchronized_on FROM store_metadata").fetchone()[0]
 
 
 class RecordingGroupWriter(GroupWriter):
@@ -105,6 +119,7 @@ def test_refused_requests_leave_no_trace_and_their_batch_mates_land(sqlite_pair)
     assert store.get_segment(ENV, "amplitude-second") is None
     assert store.get_segment(ENV, "amplitude-third") is None
     assert members(store, "a-b-c") == ["h1"]
+    assert hashes_agree_with_members(store)
 
 
 def test_a_statement_failing_inside_a_batch_fails_only_its_request(sqlite_pair):
@@ -118,7 +133,13 @@ def test_a_statement_failing_inside_a_batch_fails_only_its_request(sqlite_pair):
         all_at_once(
             writer,
             (sync(change("kept-1", ["k1"])), True),
-            (sync(change("broken", [f"b{i}" for i in range(500)] + ["boom"])), True),
+            (
+                sync(
+                    change("written", [f"w{i}" for i in range(500)]),  # with hashes
+                    change("broken", [f"b{i}" for i in range(500)] + ["boom"]),
+                ),
+                True,
+            ),
             (sync(change("kept-2", ["k2"])), True),
         )
     )
@@ -127,6 +148,8 @@ def test_a_statement_failing_inside_a_batch_fails_only_its_request(sqlite_pair):
     assert members(store, "amplitude-kept-1") == ["k1"]
     assert members(store, "amplitude-kept-2") == ["k2"]
     assert store.get_segment(ENV, "amplitude-broken") is None  # rolled back whole
+    assert store.get_segment(ENV, "amplitude-written") is None
+    assert hashes_agree_with_members(store)  # the hashes of "written" rolled back too
 
 
 class ForeignKeysWriter(RecordingGroupWriter):
@@ -141,6 +164,7 @@ def test_a_failed_commit_is_a_503_for_every_request_and_applies_none(tmp_path):
     store, writer = sqlite_writer(tmp_path, ForeignKeysWriter)
     try:
         store.apply(ENV, sync(change("before", ["u0"])))
+        committed_on = synchronized_on(store)
         with sqlite3.connect(store.db.path) as conn:
             # a member "fails-at-commit" adds a row whose deferred foreign key dangles:
             # SQLite refuses the COMMIT itself, after every statement succeeded
@@ -166,6 +190,8 @@ def test_a_failed_commit_is_a_503_for_every_request_and_applies_none(tmp_path):
         assert members(store, "amplitude-before") == ["u0"]
         assert store.get_segment(ENV, "amplitude-other") is None
         assert store.get_segment(ENV, "amplitude-third") is None
+        assert hashes_agree_with_members(store)
+        assert synchronized_on(store) == committed_on  # the SDKs see no new commit
         # and the writer goes on: the next batch commits
         run(all_at_once(writer, (sync(change("before", ["u4"])), True)))
         assert members(store, "amplitude-before") == ["u0", "u4"]
@@ -196,13 +222,27 @@ def test_a_big_request_is_alone_and_small_ones_behind_it_go_first(tmp_path):
         store.close()
 
 
+class TracingGroupWriter(RecordingGroupWriter):
+    """A writer noting every statement its connection runs."""
+
+    def _started(self) -> None:
+        super()._started()
+        self.statements: list[str] = []
+        self.db.connection().set_trace_callback(self.statements.append)
+
+
 def test_one_commit_for_many_requests(tmp_path):
-    store, writer = sqlite_writer(tmp_path)
+    store, writer = sqlite_writer(tmp_path, TracingGroupWriter)
     try:
         requests = [(sync(change("many", [f"u{i}"])), True) for i in range(50)]
         run(all_at_once(writer, *requests))
         assert writer.batches == [["many"] * 50]
         assert store.get_segment(ENV, "amplitude-many").member_count == 50
+        assert hashes_agree_with_members(store)
+        # "synchronized on", for the SDKs: written once, by the COMMIT's transaction
+        commits = [s for s in writer.statements if s == "COMMIT"]
+        marks = [s for s in writer.statements if "store_metadata" in s]
+        assert (len(commits), len(marks)) == (1, 1)
     finally:
         writer.close()
         store.close()

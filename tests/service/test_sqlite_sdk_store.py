@@ -23,6 +23,7 @@ from segment_sync_sdk.sqlite import (
     StoreFileError,
 )
 from service.sqlite.database import SCHEMA, SCHEMA_VERSION, Database
+from service.sqlite.registry import SqliteRegistry
 from service.sqlite.store import SqliteSegmentStore
 
 from .helpers import ROOT
@@ -151,10 +152,32 @@ CREATE TABLE members (segment_id INTEGER NOT NULL, context_key TEXT NOT NULL,
 PRAGMA user_version = 1;
 """  # the schema of version 1, as files written before schema 2 hold it
 
+# What version 2 added to it: the registry's generation, kept by triggers (cache.py),
+# here already moved on by earlier changes of tokens and environments.
+V2_SCHEMA = (
+    V1_SCHEMA.replace("PRAGMA user_version = 1;", "")
+    + "".join(
+        f"CREATE TRIGGER {table}_{done} AFTER {event} ON {table} "
+        "BEGIN UPDATE registry_generation SET value = value + 1; END;\n"
+        for table in ("tokens", "environments")
+        for event, done in (
+            ("INSERT", "inserted"),
+            ("UPDATE", "updated"),
+            ("DELETE", "deleted"),
+        )
+    )
+    + """
+CREATE TABLE registry_generation (id INTEGER PRIMARY KEY CHECK (id = 1),
+    value INTEGER NOT NULL);
+INSERT INTO registry_generation (id, value) VALUES (1, 41);
+PRAGMA user_version = 2;
+"""
+)
 
-def a_version_1_file(path, members: int) -> None:
+
+def an_old_file(path, version: int, members: int) -> None:
     conn = sqlite3.connect(path)
-    conn.executescript(V1_SCHEMA)
+    conn.executescript({1: V1_SCHEMA, 2: V2_SCHEMA}[version])
     conn.execute(
         "INSERT INTO segments (id, environment_id, key, name, context_kind, "
         "integration_key, cohort_id, member_count, created_at, updated_at) VALUES "
@@ -168,17 +191,25 @@ def a_version_1_file(path, members: int) -> None:
     conn.close()
 
 
-def test_a_version_1_file_upgrades_on_open(tmp_path):
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_file_of_an_earlier_version_upgrades_on_open(tmp_path, version):
     path = tmp_path / "old.db"
-    a_version_1_file(path, 20_000)
+    an_old_file(path, version, 20_000)
     sdk_store = SqliteBigSegmentStore(path)
-    with pytest.raises(StoreFileError, match="start the service once on it"):
+    with pytest.raises(
+        StoreFileError, match=f"schema version {version}, older.*start the service once"
+    ):
         sdk_store.get_metadata()
     Database(path).close()  # what any service command does on open
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
         assert conn.execute("SELECT COUNT(*) FROM member_hashes").fetchone() == (
             20_000,
+        )
+        # the registry's generation kept (2), or started (1): caches see what follows
+        generation = {1: 0, 2: 41}[version]
+        assert conn.execute("SELECT value FROM registry_generation").fetchone() == (
+            generation,
         )
     assert membership(sdk_store, "user-12345") == {"amplitude-old.g7": True}
     assert membership(sdk_store, "user-20000") is None
@@ -187,6 +218,10 @@ def test_a_version_1_file_upgrades_on_open(tmp_path):
     store.apply(ENV, sync(change("old", ["new"], ["user-1"])))
     assert membership(sdk_store, "new") == {"amplitude-old.g7": True}
     assert membership(sdk_store, "user-1") is None
+    registry = SqliteRegistry(store.db)
+    registry.add_environment("client-2", "default", "staging")
+    registry.create_token("reader")
+    assert registry.generation() == generation + 2  # the triggers work on it
     store.close()
     sdk_store.stop()
 
