@@ -35,6 +35,11 @@ MAX_BATCH_REQUESTS = 256
 # first request of a burst commits alone, and every other one waits for that fsync and
 # then pays its own. A request alone waits one turn of an idle loop, microseconds.
 GATHER_SECONDS = 0.002
+# The outcome apply_batch gives a job it hands on instead of applying it now (Redis: a
+# large request applied in steps on a thread of its own, or a request waiting for a
+# segment's lease): the job is not answered with its batch; whoever took it calls
+# answer() once it is done.
+LATER: Any = object()
 
 
 @dataclass
@@ -47,7 +52,10 @@ class Job:
     members: int
     loop: Optional[asyncio.AbstractEventLoop]
     future: Any  # an asyncio.Future on loop, or a threading-side _Waiter
-    outcome: Any = field(default=None)  # list[ChangeResult] or an exception
+    outcome: Any = field(default=None)  # list[ChangeResult], an exception, or LATER
+    # monotonic time until which a writer may try the job again (Redis: while a large
+    # request holds a lease on one of its segments); None before the first refusal
+    retry_until: Optional[float] = None
 
 
 def members_of(sync: SyncRequest) -> int:
@@ -73,8 +81,9 @@ class _Waiter:
 class BatchingWriter:
     """A thread that applies batches of waiting jobs with apply_batch, then answers them.
 
-    apply_batch(jobs) sets each job's outcome: the request's ChangeResults, or the
-    exception that refused it (a StoreError for the caller, anything else a bug).
+    apply_batch(jobs) sets each job's outcome: the request's ChangeResults, the exception
+    that refused it (a StoreError for the caller, anything else a bug), or LATER for a job
+    it handed on, which is then answered by a later answer([job]).
     """
 
     def __init__(
@@ -199,11 +208,14 @@ class BatchingWriter:
                 for job in batch:
                     if job.outcome is None:
                         job.outcome = error
-            self._answer(batch)
+            self.answer([job for job in batch if job.outcome is not LATER])
 
     @staticmethod
-    def _answer(batch: Sequence[Job]) -> None:
-        """Set each job's future: one call_soon_threadsafe per event loop, not per job."""
+    def answer(batch: Sequence[Job]) -> None:
+        """Set each job's future: one call_soon_threadsafe per event loop, not per job.
+
+        From any thread: the writer's, or one that applied a job handed on (LATER).
+        """
         by_loop: dict[asyncio.AbstractEventLoop, list[Job]] = {}
         for job in batch:
             if job.loop is None:

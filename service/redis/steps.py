@@ -90,10 +90,6 @@ class Step:
     total: int
 
 
-def member_count(sync: SyncRequest) -> int:
-    return sum(len(change.added) + len(change.removed) for change in sync.changes)
-
-
 def member_args(prefix: str, members: tuple[str, ...]) -> Iterator[str]:
     """member, its SDK include-set key, ...: built in C loops, a million in about 1 s."""
     include = f"{prefix}:big_segment_include:"

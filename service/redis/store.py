@@ -65,6 +65,7 @@ from ..store import (
     IntegrationConflict,
     Segment,
 )
+from ..writer import members_of
 from . import scripts
 from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, text, unavailable_on_failure
 from .steps import (
@@ -74,7 +75,6 @@ from .steps import (
     Step,
     apply_in_steps,
     member_args,
-    member_count,
     waiting_for_leases,
 )
 
@@ -159,7 +159,7 @@ class RedisSegmentStore:
         Either way, while another request holds a lease on one of its segments (a large
         request in progress), the request waits for it (steps.waiting_for_leases).
         """
-        if member_count(sync) > self.step_members:
+        if members_of(sync) > self.step_members:
             return waiting_for_leases(
                 lambda: apply_in_steps(
                     self, environment, sync, may_create, self.observe_step

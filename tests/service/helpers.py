@@ -229,3 +229,11 @@ def all_members(client: httpx.Client, segment_key: str, **path) -> list[str]:
         if page["nextCursor"] is None:
             return members
         params["cursor"] = page["nextCursor"]
+
+
+def wait_until(condition, timeout: float = 15.0) -> None:
+    """Poll condition() every 50 ms until it holds; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)

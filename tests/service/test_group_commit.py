@@ -7,12 +7,16 @@ in one step of the loop are taken as one batch (writer.py waits for the loop's t
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
+import threading
 
 import pytest
 
-from segment_sync_sdk.layout import context_digest
+from segment_sync_sdk.layout import context_digest, segment_definition
+from service.redis import steps
 from service.redis.client import APPLY_TIMEOUT, connect
+from service.redis.steps import SegmentBusy
 from service.redis.store import RedisSegmentStore
 from service.redis.writer import PipelineWriter
 from service.sqlite.database import Database
@@ -26,6 +30,7 @@ from service.store import (
 )
 from service.writer import MAX_BATCH_MEMBERS
 
+from .helpers import wait_until
 from .test_store_contract import ENV, change, members, sync
 
 
@@ -280,3 +285,111 @@ def test_redis_pipelines_keep_each_request_atomic(redis_server, redis_db):
     finally:
         writer.close()
         store.close()
+
+
+@pytest.fixture
+def redis_pair(redis_server, redis_db):
+    """A Redis store applying requests of more than 10 members in steps, its writer."""
+    url = redis_server.url_of(redis_db)
+    store = RedisSegmentStore(
+        connect(url), "pipeline", connect(url, APPLY_TIMEOUT), step_members=10
+    )
+    writer = RecordingPipelineWriter(store)
+    yield store, writer
+    writer.close()
+    store.close()
+
+
+def test_a_large_redis_request_runs_its_steps_beside_the_pipeline(redis_pair):
+    """The writer's thread hands a large request over and keeps pipelining small ones."""
+    store, writer = redis_pair
+    big = [f"big-{i:03d}" for i in range(200)]
+    midway: list[bool] = []
+
+    def small_request_during_a_step(step) -> None:
+        if step.done != 50:
+            return
+        done = threading.Event()
+        threading.Thread(
+            target=lambda: (
+                writer.apply_now(ENV, sync(change("small", ["s"]))),
+                done.set(),
+            )
+        ).start()
+        # answered while the large request is between two steps, not after it
+        midway.append(done.wait(timeout=20))
+
+    store.observe_step = small_request_during_a_step
+    results = writer.apply_now(ENV, sync(change("big", big)))
+    assert [(r.created, r.added) for r in results] == [(True, 200)]
+    assert midway == [True]
+    assert members(store, "amplitude-small") == ["s"]
+    assert store.get_segment(ENV, "amplitude-big").member_count == 200
+    assert writer.batches == [["big"], ["small"]]
+
+
+def test_a_small_redis_request_on_a_leased_segment_waits_then_lands(
+    redis_pair, redis_server, redis_db
+):
+    store, writer = redis_pair
+    writer.apply_now(ENV, sync(change("leased", ["first"])))
+    client = redis_server.client(redis_db)
+    lease = store.lease_key(ENV, "amplitude-leased")
+    client.set(lease, "a large request in progress", px=60_000)
+    outcome: list[object] = []
+    waiting = threading.Thread(
+        target=lambda: outcome.append(
+            writer.apply_now(ENV, sync(change("leased", ["second"])))
+        )
+    )
+    waiting.start()
+    wait_until(lambda: len(writer.batches) >= 4)  # tried again and again meanwhile
+    assert outcome == [] and members(store, "amplitude-leased") == ["first"]
+    client.delete(lease)  # the large request is done
+    waiting.join(timeout=20)
+    assert [type(result) for result in outcome] == [list]
+    assert members(store, "amplitude-leased") == ["first", "second"]
+
+
+def test_a_redis_request_waits_for_a_lease_only_so_long(
+    redis_pair, redis_server, redis_db, monkeypatch
+):
+    monkeypatch.setattr(steps, "LEASE_WAIT", 0.2)
+    store, writer = redis_pair
+    client = redis_server.client(redis_db)
+    client.set(store.lease_key(ENV, "amplitude-stuck"), "another", px=60_000)
+    with pytest.raises(SegmentBusy, match="nothing of this request was applied"):
+        writer.apply_now(ENV, sync(change("stuck", ["u1"])))
+    assert len(writer.batches) > 1  # it was tried again before the 503
+    assert store.get_segment(ENV, "amplitude-stuck") is None
+
+
+def test_pipelined_and_stepped_requests_write_their_sdk_definitions(
+    redis_pair, redis_server, redis_db
+):
+    """--sdk-definitions: each request's own script writes its segments' definitions."""
+    store, writer = redis_pair
+    store.write_definitions(ENV)
+    run(
+        all_at_once(
+            writer,
+            (sync(change("one", ["u1"])), True),
+            (sync(change("two", ["u2"]), change("three")), True),
+            (sync(change("large", [f"m{i}" for i in range(50)])), True),  # in steps
+        )
+    )
+    assert writer.batches == [["one", "two", "large"]]
+    client = redis_server.client(redis_db)
+    written = {
+        key.decode(): json.loads(value)
+        for key, value in client.hgetall("pipeline:segments").items()
+    }
+    keys = ("one", "two", "three", "large")
+    assert written == {
+        f"amplitude-{key}": segment_definition(
+            f"amplitude-{key}",
+            "user",
+            store.get_segment(ENV, f"amplitude-{key}").generation,
+        )
+        for key in keys
+    }

@@ -20,7 +20,7 @@ from redis.retry import Retry
 from segment_sync_sdk.layout import context_hash
 from service.redis.steps import STEP_MEMBERS
 
-from .helpers import Service, all_members, amplitude, cli, segments_path
+from .helpers import Service, all_members, amplitude, cli, segments_path, wait_until
 from .redis_server import RedisServer, free_port, unavailable_reason
 
 INGEST = "/api/v2/segment-targets/amplitude"
@@ -36,13 +36,6 @@ def start(tmp_path: Path, url: str, *args: str) -> Service:
 def redis_cli(tmp_path: Path, url: str, *args: str):
     """`python -m service ARGS --store url`: token and environment commands on Redis."""
     return cli(tmp_path / "unused.db", *args, "--store", url, "--key-prefix", PREFIX)
-
-
-def wait_until(condition, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 # --- the SDKs' view (real SDKs evaluating: test_sdk_end_to_end.py)
