@@ -24,7 +24,8 @@ Generations never change, so the segment definitions SDKs hold stay valid. What 
 - a new segment exists (read API, definitions) from step 1, with the members applied so
   far; `memberCount` grows (or shrinks) step by step;
 - no other request changes these segments meanwhile: a request that touches a leased
-  segment waits for the lease (up to LEASE_WAIT seconds, then 503 with nothing applied),
+  segment waits for the lease (up to LEASE_WAIT seconds, then 503 with nothing applied;
+  the service's pipeline writer tries a small one again in later pipelines, writer.py),
   so the outcome is that of the requests one after the other. Requests on other segments
   run between the steps.
 

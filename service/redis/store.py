@@ -157,7 +157,9 @@ class RedisSegmentStore:
         """One script for a request of up to step_members members; steps for a larger one.
 
         Either way, while another request holds a lease on one of its segments (a large
-        request in progress), the request waits for it (steps.waiting_for_leases).
+        request in progress), the request waits for it (steps.waiting_for_leases). The
+        service's writer (writer.py) calls this for large requests only, on threads of
+        its own; it pipelines the scripts of small ones itself (apply_args).
         """
         if members_of(sync) > self.step_members:
             return waiting_for_leases(
