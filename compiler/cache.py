@@ -13,13 +13,14 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from . import __version__
+from .emit import TEMPLATES
 
 CACHE_FILE = ".build-cache.json"
-PACKAGE = Path(__file__).resolve().parent
-TEMPLATES = PACKAGE.parent / "templates"
 
 
 @lru_cache(maxsize=1)
@@ -33,10 +34,23 @@ def fingerprint() -> str:
     except PackageNotFoundError:  # `check` runs without black: nothing is cached then
         black = "absent"
     digest = hashlib.sha256(f"{__version__} black {black}".encode())
-    sources = sorted(PACKAGE.rglob("*.py")) + sorted(PACKAGE.rglob("*.json"))
-    for path in sources + sorted(TEMPLATES.glob("*.j2")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    # The same files in a checkout and in an installed wheel: the compiler's modules and
+    # schema (package data), then the templates wherever they are.
+    sources = files_in(resources.files(__package__), (".py", ".json"))
+    for item in sources + files_in(TEMPLATES, (".j2",)):
+        digest.update(item.name.encode() + b"\0" + item.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def files_in(folder: Traversable, suffixes: tuple[str, ...]) -> list[Traversable]:
+    """Files under folder whose names end with one of suffixes, in a stable order."""
+    found: list[Traversable] = []
+    for item in sorted(folder.iterdir(), key=lambda item: item.name):
+        if item.is_dir():
+            found += files_in(item, suffixes)
+        elif item.name.endswith(suffixes):
+            found.append(item)
+    return found
 
 
 def file_key(*inputs: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from . import __version__, ir
 from .naming import RUNTIME_MODULE
@@ -14,7 +16,28 @@ from .naming import RUNTIME_MODULE
 if TYPE_CHECKING:
     import jinja2
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def template_folder() -> Traversable:
+    """The Jinja2 templates: package data of an installed compiler, or templates/ of a checkout.
+
+    The repository keeps them at its top, beside compiler/ (the team's layout); the wheel
+    ships the same files as compiler/templates (pyproject.toml maps one to the other).
+    """
+    packaged = resources.files(__package__) / "templates"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "templates"
+
+
+TEMPLATES = template_folder()
+
+
+def load_template(name: str) -> tuple[str, str, Callable[[], bool]] | None:
+    """(source, file name, up-to-date check) for Jinja2; None when there is no such file."""
+    source = TEMPLATES / name
+    if not source.is_file():
+        return None
+    return source.read_text(encoding="utf-8"), str(source), lambda: True
 
 
 @dataclass(frozen=True)
@@ -33,7 +56,7 @@ def environment() -> jinja2.Environment:
 
     # Strict: a misspelled variable is an error, never an empty string in generated code.
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FunctionLoader(load_template),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
