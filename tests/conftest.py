@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
+
+# In CI (CI set, as every CI service and .ci/run do) each property test draws the same
+# examples on every run, so a run passes or fails on the code alone; a failure is
+# reproduced by running again. Elsewhere every run draws new examples and replays past
+# failures from .hypothesis/. HYPOTHESIS_PROFILE=ci (or default) picks one by hand.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "manifests"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,12 +32,25 @@ EXAMPLES = settings(
 )
 
 
-def mostly(valid: st.SearchStrategy, broken: st.SearchStrategy) -> st.SearchStrategy:
-    """valid four times in five: deep paths need most values right to be reached.
+@dataclass(frozen=True)
+class Mostly:
+    """Values valid four times in five: deep paths need most values right to be reached.
 
     Hypothesis favours the simplest draw (0), so 0 must mean valid.
     """
-    return st.integers(0, 4).flatmap(lambda n: broken if n == 4 else valid)
+
+    valid: st.SearchStrategy
+    broken: st.SearchStrategy
+
+    def draw(self, draw, clean: bool) -> object:
+        """A valid value in a clean body; else valid four times in five."""
+        if clean or draw(st.integers(0, 4)) < 4:
+            return draw(self.valid)
+        return draw(self.broken)
+
+
+def mostly(valid: st.SearchStrategy, broken: st.SearchStrategy) -> Mostly:
+    return Mostly(valid, broken)
 
 
 def fresh_containers() -> st.SearchStrategy:
@@ -130,13 +144,15 @@ def new_container(next_token: str) -> object:
 
 
 @st.composite
-def members(draw, member_parser: dict, boolean: bool) -> object:
-    if draw(st.integers(0, 9)) == 9:
+def members(draw, member_parser: dict, boolean: bool, clean: bool) -> object:
+    if not clean and draw(st.integers(0, 9)) == 9:
         return draw(st.one_of(SCALARS, st.lists(st.integers(), max_size=2)))
     member: dict = {}
-    put(member, member_parser["memberIdPath"], draw(MEMBER_IDS))
+    put(member, member_parser["memberIdPath"], MEMBER_IDS.draw(draw, clean))
     if boolean:
-        put(member, member_parser["booleanMembershipPath"], draw(MEMBERSHIP))
+        put(
+            member, member_parser["booleanMembershipPath"], MEMBERSHIP.draw(draw, clean)
+        )
     for name in ("cohortIdPath", "cohortNamePath"):
         if name in member_parser:
             put(member, member_parser[name], draw(OVERRIDE_IDS))
@@ -148,21 +164,25 @@ def bodies(draw, manifest: dict) -> dict:
     parser = manifest["capabilities"]["syncedSegment"]["requestParser"]
     member_parser = parser["memberArrayParser"]
     boolean = "arrayInclusion" not in parser and "memberArrayPath" in parser
-    member_list = st.lists(members(member_parser, boolean), max_size=6)
+    # One body in four is clean: every value valid. Without them, manifests whose
+    # cohort id sits in the first member (amplitude, census) succeed in about 8% of
+    # bodies, and in a run now and then in under 5 of 300.
+    clean = draw(st.integers(0, 3)) == 0
+    member_list = st.lists(members(member_parser, boolean, clean), max_size=6)
     arrays = mostly(member_list, WRONG)
     doc: dict = draw(st.dictionaries(NOISE_KEYS, SCALARS, max_size=2))
     for name in ("memberArrayPath", "addMemberArrayPath", "removeMemberArrayPath"):
         if name in parser:
-            put(doc, parser[name], draw(arrays))
-    put(doc, parser["environmentIdPath"], draw(IDS))
-    put(doc, parser["cohortIdPath"], draw(IDS))
-    put(doc, parser["cohortNamePath"], draw(IDS))
+            put(doc, parser[name], arrays.draw(draw, clean))
+    put(doc, parser["environmentIdPath"], IDS.draw(draw, clean))
+    put(doc, parser["cohortIdPath"], IDS.draw(draw, clean))
+    put(doc, parser["cohortNamePath"], IDS.draw(draw, clean))
     if "contextKindPath" in parser:
-        put(doc, parser["contextKindPath"], draw(CONTEXT_KINDS))
+        put(doc, parser["contextKindPath"], CONTEXT_KINDS.draw(draw, clean))
     if "cohortUrlPath" in parser:
-        put(doc, parser["cohortUrlPath"], draw(URLS))
+        put(doc, parser["cohortUrlPath"], URLS.draw(draw, clean))
     if "arrayInclusion" in parser:
-        put(doc, parser["arrayInclusion"]["path"], draw(ACTIONS))
+        put(doc, parser["arrayInclusion"]["path"], ACTIONS.draw(draw, clean))
     return doc
 
 
