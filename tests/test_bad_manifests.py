@@ -117,6 +117,12 @@ CODES = {
 }
 COMPILES = ("warn-", "good-")  # case prefixes whose build must succeed
 ALL_CASES = case_names()
+# Several tests read what the build says about each case (built() below): a case's tests
+# run on one xdist worker, so that they share that one build.
+EACH_CASE = [
+    pytest.param(case, marks=pytest.mark.xdist_group(f"bad-manifest-{case}"))
+    for case in ALL_CASES
+]
 GOOD_MANIFEST = ROOT / CASES / "good-full-upstream-manifest" / "manifest.json"
 
 
@@ -140,7 +146,7 @@ def test_every_case_folder_is_in_the_codes_table():
     assert ALL_CASES == sorted(CODES)
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", EACH_CASE)
 def test_build_prints_exactly_expected_txt(case):
     expected = (CASES / case / EXPECTED).read_text(encoding="utf-8")
     actual = render(built(case)[1])
@@ -156,12 +162,12 @@ def test_build_prints_exactly_expected_txt(case):
         pytest.fail(f"run `{COMMAND}` if the change is intended\n{diff}")
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", EACH_CASE)
 def test_case_breaks_exactly_its_rule(case):
     assert tuple(d.code for d in built(case)[1]) == CODES[case]
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", EACH_CASE)
 def test_every_diagnostic_names_file_pointer_and_fix(case):
     diagnostics = built(case)[1]
     try:
@@ -181,7 +187,7 @@ def test_every_diagnostic_names_file_pointer_and_fix(case):
             jsonpointer.JsonPointer(diagnostic.pointer).resolve(document)
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", EACH_CASE)
 def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
     """Checked against the file's text, not through compiler.positions: a key or a
     value starts there, a template's mark is its mustache, a matcher's its anchor."""
@@ -218,7 +224,7 @@ def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
                 )
 
 
-@pytest.mark.parametrize("case", ALL_CASES)
+@pytest.mark.parametrize("case", EACH_CASE)
 def test_errors_fail_the_build_and_warnings_do_not(case):
     result, diagnostics = built(case)
     if case.startswith(COMPILES):
