@@ -19,8 +19,21 @@ from hypothesis import settings
 # failures from .hypothesis/. HYPOTHESIS_PROFILE=ci (or default) picks one by hand.
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 settings.load_profile(
-    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "default")
+    os.environ.get("HYPOTHESIS_PROFILE")
+    or ("ci" if os.environ.get("CI") else "default")
 )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that share a module-scoped fixture run on one xdist worker (./dev test runs
+    --dist loadgroup), so that the fixture is made once, not once on every worker."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        definitions = info.name2fixturedefs.values() if info is not None else ()
+        if any(d.scope == "module" for defs in definitions for d in defs):
+            item.add_marker(pytest.mark.xdist_group(f"module-{item.module.__name__}"))
+
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "manifests"
