@@ -5,7 +5,8 @@
 - `/readyz`: the store takes writes now: a write that must commit, at most once a second
   however often it is asked (a read-only SQLite file, a full disk or Redis down or
   refusing writes answer 503).
-- `/healthz`: the store answers a read, as before the split (kept for existing checks).
+- `/healthz`: the store answers a read and takes writes (kept for existing checks: a
+  store that reads but refuses every write is not healthy, so it says 503 as /readyz does).
 """
 
 from __future__ import annotations
@@ -67,9 +68,7 @@ def health_api(registry: Registry) -> APIRouter:
         """200 while the process answers requests; the store is not asked."""
         return {"status": "live"}
 
-    @router.get("/readyz", operation_id="getReadiness", responses={503: ERRORS[503]})
-    def readiness(request: Request) -> dict[str, str]:
-        """200 when the segment store takes writes now, 503 when it does not."""
+    def refuse_unless_writable(request: Request) -> None:
         try:
             writes.check()
         except StoreUnavailable:
@@ -81,12 +80,18 @@ def health_api(registry: Registry) -> APIRouter:
                 "why); retry later",
                 {"Retry-After": str(RETRY_AFTER_SECONDS)},
             ) from None
+
+    @router.get("/readyz", operation_id="getReadiness", responses={503: ERRORS[503]})
+    def readiness(request: Request) -> dict[str, str]:
+        """200 when the segment store takes writes now, 503 when it does not."""
+        refuse_unless_writable(request)
         return {"status": "ready"}
 
     @router.get("/healthz", operation_id="getHealth", responses={503: ERRORS[503]})
-    def health() -> dict[str, str]:
-        """200 when the store answers a read (see /readyz for writes)."""
+    def health(request: Request) -> dict[str, str]:
+        """200 when the store answers a read and takes writes, 503 when it does not."""
         registry.ping()
+        refuse_unless_writable(request)
         return {"status": "ok"}
 
     return router

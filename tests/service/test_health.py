@@ -1,8 +1,9 @@
 """Liveness, readiness and the old /healthz on real servers, with stores that stop taking writes.
 
 A store that answers reads but takes no write (a locked or read-only SQLite file, a
-Redis out of memory) is the case the split is for: /healthz and /livez say 200 there,
-/readyz 503. Redis down is 503 on /readyz and still 200 on /livez.
+Redis out of memory) is the case the split is for: /livez says 200 there, /readyz 503,
+and /healthz 503 too (every write would fail: a check that says "healthy" then hides an
+outage). Redis down is 503 on /readyz and /healthz and still 200 on /livez.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def wait_for(server: Service, expected: dict[str, int], timeout: float = 15) -> 
 
 
 READY = {"/livez": 200, "/readyz": 200, "/healthz": 200}
-NO_WRITES = {"/livez": 200, "/readyz": 503, "/healthz": 200}
+NO_WRITES = {"/livez": 200, "/readyz": 503, "/healthz": 503}
 STORE_DOWN = {"/livez": 200, "/readyz": 503, "/healthz": 503}
 
 
