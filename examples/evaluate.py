@@ -83,14 +83,44 @@ def put_flags(url: str, flags_file: Path) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("keys", nargs="+", metavar="KEY", help="context keys (users)")
-    parser.add_argument("--sqlite", default="segments.db", metavar="PATH")
-    parser.add_argument("--redis", metavar="URL", help="e.g. redis://127.0.0.1:6379/0")
-    parser.add_argument("--daemon", action="store_true", help="with --redis")
-    parser.add_argument("--flags", type=Path, default=HERE / "flags.json")
-    parser.add_argument("--segments", type=Path, default=Path("segments.json"))
+    parser.add_argument(
+        "--sqlite",
+        type=Path,
+        default=Path("segments.db"),
+        metavar="PATH",
+        help="the service's SQLite file, read for members (default: segments.db)",
+    )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="read members from Redis, e.g. redis://127.0.0.1:6379/0",
+    )
+    parser.add_argument(
+        "--daemon", action="store_true", help="with --redis: flags and definitions too"
+    )
+    parser.add_argument(
+        "--flags", type=Path, default=HERE / "flags.json", help="a file data source"
+    )
+    parser.add_argument(
+        "--segments",
+        type=Path,
+        default=Path("segments.json"),
+        help="the segment definitions export-sdk wrote (default: segments.json)",
+    )
     args = parser.parse_args()
     if args.daemon and args.redis is None:
         parser.error("--daemon reads flags and segments from Redis: give --redis too")
+    # Said in one line here, rather than as the SDK's traceback and a timeout
+    if args.redis is None and not args.sqlite.is_file():
+        parser.error(
+            f"--sqlite {args.sqlite}: no such file; start the service first "
+            "(./dev serve writes segments.db), or name its file"
+        )
+    if not args.daemon and not args.segments.is_file():
+        parser.error(
+            f"--segments {args.segments}: no such file; write it first with "
+            f"`python -m service export-sdk --out {args.segments}`"
+        )
     client = LDClient(config=sdk_config(args), start_wait=5)
     try:
         if not client.is_initialized():

@@ -281,3 +281,25 @@ def test_readme_walkthrough_on_redis(on_redis, tmp_path):
         "--redis", url, "--daemon", "user-1", "user-3", cwd=tmp_path
     )
     assert daemon == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["user-1"], "--sqlite segments.db: no such file"),
+        (["--sqlite", "{db}", "user-1"], "--segments segments.json: no such file"),
+    ],
+)
+def test_the_example_names_a_missing_step_in_one_line(tmp_path, args, names):
+    """A step of the walkthrough skipped: one line that says which, not the SDK's traceback."""
+    (tmp_path / "present.db").write_bytes(b"")
+    args = [arg.format(db=tmp_path / "present.db") for arg in args]
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "evaluate.py"), *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert names in result.stderr and "Traceback" not in result.stderr
