@@ -19,7 +19,7 @@ from .emit import (
     emit_runtime,
     module_file,
 )
-from .format import FormatError, format_source
+from .format import FormatError, ShapeCache, format_source
 from .load import Manifest, load_manifests
 from .lower import lower
 from .naming import module_name
@@ -119,6 +119,8 @@ def compile_unplaced(
     # failed, so that one build reports every error; a failed build keeps no files.
     modules = [lower(manifest) for manifest in valid]
     sources = file_sources(modules)
+    module_files = {module_file(m) for m in modules}
+    shapes = ShapeCache()  # parser modules of one shape are formatted once
     files, keys, reused = {}, {}, []
     rendered: list[str] = []
     for name, (key, emit) in sources.items():
@@ -129,7 +131,12 @@ def compile_unplaced(
             reused.append(name)
             continue
         try:
-            files[name] = emit() if formatter is None else formatter(emit())
+            if formatter is None:
+                files[name] = emit()
+            elif formatter is format_source and name in module_files:
+                files[name] = shapes.format(emit())  # black, once per shape
+            else:
+                files[name] = formatter(emit())
         except FormatError as exc:
             diagnostics.append(format_problem(name, exc))
         rendered.append(name)
