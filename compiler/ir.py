@@ -37,6 +37,7 @@ class MemberArray:
 
     read: Read
     variable: str  # the Python name of the array in the generated code
+    ids_variable: str  # the Python name of its members' ids (a dict of them, in order)
     quoted_literal: str  # the quoted pointer, for "member 3 of "/batch" ..." messages
     included: Optional[bool]  # None: decided per member or by the action
 
@@ -47,6 +48,9 @@ class Matcher:
 
     comment: str
     pattern_literal: str
+    # The runtime function that tests an action the way JavaScript does, or None when
+    # searching the action as it is gives the same answer (jsregex.subject_form).
+    test_function: Optional[str]
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,8 @@ class FastPath:
     member_id_key: str
     membership_key: Optional[str]
     cohort_key: Optional[str]
+    min_members: int  # arrays with fewer members take the exact loop
+    comment: str  # what the C-level checks vouch for, for the generated comment
 
 
 @dataclass(frozen=True)

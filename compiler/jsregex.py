@@ -25,7 +25,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-__all__ = ["UnsupportedRegex", "js_test", "parse_tree", "to_code_units", "translate"]
+__all__ = [
+    "CHARACTERS",
+    "ANY_PAIR",
+    "CODE_UNITS",
+    "UnsupportedRegex",
+    "js_test",
+    "parse_tree",
+    "subject_form",
+    "to_code_units",
+    "translate",
+]
 
 
 class UnsupportedRegex(ValueError):
@@ -820,3 +830,68 @@ def translate(source: str) -> str:
             f"Python's re rejects the translation: {error}",
         ) from None
     return python_pattern
+
+
+# --------------------------------------------------------------------------------------
+# What a translated pattern must be given for a subject with astral characters
+
+CHARACTERS = "characters"  # the Python string as it is
+ANY_PAIR = "any pair"  # each astral character as one and the same surrogate pair
+CODE_UNITS = "code units"  # each astral character as its own surrogate pair
+_HIGH_SURROGATES = (0xD800, 0xDBFF)
+_LOW_SURROGATES = (0xDC00, 0xDFFF)
+
+
+def subject_form(source: str) -> str:
+    """The cheapest form of a subject that gives JavaScript's answer for this pattern.
+
+    CHARACTERS when nothing can consume a surrogate and nothing looks at neighbours
+    (no \\b, \\B or lookaround): a match then only covers BMP characters, which both
+    forms share, and an empty match needs no particular position. ANY_PAIR when every
+    character set holds all or none of the high surrogates and all or none of the low
+    ones: which pair stands for an astral character cannot change an answer. Else
+    CODE_UNITS. The source must translate (see translate()).
+    """
+    nodes = list(_walk(parse_tree(source)))
+    sets = [node.ranges for node in nodes if isinstance(node, _CharSet)]
+    looks_around = any(
+        (isinstance(node, _Assertion) and node.source not in (r"\A", r"\Z"))
+        or (isinstance(node, _Group) and node.kind not in ("capture", "group"))
+        for node in nodes
+    )
+    if not looks_around and not any(
+        _overlap(ranges, (0xD800, 0xDFFF)) for ranges in sets
+    ):
+        return CHARACTERS
+    if all(
+        _overlap(ranges, half) in (0, half[1] - half[0] + 1)
+        for ranges in sets
+        for half in (_HIGH_SURROGATES, _LOW_SURROGATES)
+    ):
+        return ANY_PAIR
+    return CODE_UNITS
+
+
+def _walk(node: Node):
+    yield node
+    if isinstance(node, _Sequence):
+        children = node.items
+    elif isinstance(node, _Alternation):
+        children = node.alternatives
+    elif isinstance(node, _Group):
+        children = (node.body,)
+    elif isinstance(node, _Repeat):
+        children = (node.atom,)
+    else:
+        children = ()
+    for child in children:
+        yield from _walk(child)
+
+
+def _overlap(ranges: Ranges, span: tuple[int, int]) -> int:
+    """How many code units of span (inclusive) the ranges hold."""
+    low, high = span
+    return sum(
+        max(0, min(high, range_high) - max(low, range_low) + 1)
+        for range_low, range_high in ranges
+    )

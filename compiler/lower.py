@@ -9,13 +9,17 @@ from typing import Any, Optional
 from jsonpointer import JsonPointer
 
 from . import ir
-from .jsregex import translate
+from .jsregex import ANY_PAIR, CHARACTERS, CODE_UNITS, subject_form, translate
 from .literals import comment_text, python_literal
 from .load import Manifest
 from .lower_response import lower_template
 from .naming import module_name
 
 ARRAY_INDEX = re.compile(r"0|[1-9][0-9]*")
+# Below this many members, setting up the C-level passes costs more than the exact loop.
+FAST_PATH_MIN_MEMBERS = 8
+# How the generated code tests an action, by the form of subject its matcher needs.
+TEST_FUNCTIONS = {CHARACTERS: None, ANY_PAIR: "js_test_any_pair", CODE_UNITS: "js_test"}
 
 
 def lower(manifest: Manifest) -> ir.ParserModule:
@@ -74,10 +78,22 @@ def fast_path(members: dict[str, Any], mode: str) -> Optional[ir.FastPath]:
     if any(len(parts) != 1 for parts in tokens):
         return None
     keys = [repr(parts[0]) for parts in tokens]
+    checks = ["objects", "ids non-empty strings or integers"]
+    if mode == ir.BOOLEAN:
+        checks.append("memberships true or false")
+    if "cohortIdPath" in members:
+        checks.append("no other cohort named")
     return ir.FastPath(
         member_id_key=keys[0],
         membership_key=keys[1] if mode == ir.BOOLEAN else None,
         cohort_key=keys[-1] if "cohortIdPath" in members else None,
+        min_members=FAST_PATH_MIN_MEMBERS,
+        comment=comment_text(
+            "C-level checks vouch for the members from the first on, as many as they "
+            "can (" + ", ".join(checks) + "), when there are more than "
+            f"{FAST_PATH_MIN_MEMBERS}; the exact loop takes the rest, member by member.",
+            width=80,
+        ),
     )
 
 
@@ -94,18 +110,23 @@ def decide_mode(parser: dict[str, Any]) -> str:
 def member_arrays(parser: dict[str, Any], mode: str) -> tuple[ir.MemberArray, ...]:
     if mode == ir.NAMED:
         return (
-            member_array("addMemberArrayPath", parser, "added_members", True),
-            member_array("removeMemberArrayPath", parser, "removed_members", False),
+            member_array("addMemberArrayPath", parser, "added", True),
+            member_array("removeMemberArrayPath", parser, "removed", False),
         )
-    return (member_array("memberArrayPath", parser, "members", None),)
+    return (member_array("memberArrayPath", parser, "member", None),)
 
 
 def member_array(
-    name: str, parser: dict[str, Any], variable: str, included: Optional[bool]
+    name: str, parser: dict[str, Any], prefix: str, included: Optional[bool]
 ) -> ir.MemberArray:
     pointer = parser[name]
     return ir.MemberArray(
-        read(name, pointer), variable, python_literal(quoted(pointer)), included
+        read(name, pointer),
+        # "members" reads better than "member_members"
+        "members" if prefix == "member" else f"{prefix}_members",
+        f"{prefix}_ids",
+        python_literal(quoted(pointer)),
+        included,
     )
 
 
@@ -127,6 +148,7 @@ def lower_matcher(matcher: str) -> ir.Matcher:
     return ir.Matcher(
         comment=comment_text(f"arrayInclusion.matcher {json.dumps(matcher)}"),
         pattern_literal=python_literal(translate(matcher)),
+        test_function=TEST_FUNCTIONS[subject_form(matcher)],
     )
 
 

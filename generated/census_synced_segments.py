@@ -8,6 +8,7 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
 from ._runtime import Cohorts, SyncRequest
 
@@ -63,52 +64,59 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("batch")
     members = _runtime.required_array(value, 'memberArrayPath "/batch"')
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    # Every member at once when C-level checks vouch for all of them; otherwise (a
-    # member to refuse, an id to convert, another cohort) the exact loop decides.
-    member_ids = _runtime.plain_ids(members, "user_id")
-    flags = _runtime.plain_flags(members, "value") if member_ids is not None else None
-    if (
-        member_ids is not None
-        and flags is not None
-        and _runtime.one_cohort(members, "cohort_id", cohort_id)
-    ):
-        request_ops.update(zip(member_ids, flags))
-    else:
-        for index, member in enumerate(members):
-            if type(member) is not dict:
-                raise _runtime.member_not_object(index, '"/batch"')
-            # memberArrayParser.memberIdPath "/user_id"
-            member_id = member.get("user_id")
-            if type(member_id) is not str or not member_id:
-                member_id = _runtime.id_like(
-                    member_id,
-                    _runtime.member_label(
-                        index, '"/batch"', 'memberArrayParser.memberIdPath "/user_id"'
-                    ),
-                )
-            # memberArrayParser.booleanMembershipPath "/value"
-            included = member.get("value")
-            if included is not True and included is not False:
-                included = _runtime.membership(
-                    included,
-                    _runtime.member_label(
-                        index,
-                        '"/batch"',
-                        'memberArrayParser.booleanMembershipPath "/value"',
-                    ),
-                )
-            # memberArrayParser.cohortIdPath "/cohort_id"
-            member_cohort_id = member.get("cohort_id")
-            # mostly the request's cohort, or none: compare before normalizing
-            if member_cohort_id == cohort_id or member_cohort_id is None:
-                request_ops[member_id] = included
-            else:
-                # memberArrayParser.cohortNamePath "/cohort_name"
-                member_cohort_name = member.get("cohort_name")
-                cohorts.ops_for(member_cohort_id, member_cohort_name)[
-                    member_id
-                ] = included
+    request_ops = {}  # member id -> included, for the request's own cohort
+    cohorts = None  # the other cohorts, once a member names one
+    # C-level checks vouch for the members from the first on, as many as they can
+    # (objects, ids non-empty strings or integers, memberships true or false, no other
+    # cohort named), when there are more than 8; the exact loop takes the rest, member
+    # by member.
+    start = 0
+    if len(members) > 8:
+        request_ops, start = _runtime.plain_ops(
+            members, "user_id", "value", "cohort_id", cohort_id
+        )
+    for index in range(start, len(members)):
+        member = members[index]
+        if type(member) is not dict:
+            raise _runtime.member_not_object(index, '"/batch"')
+        # memberArrayParser.memberIdPath "/user_id"
+        member_id = member.get("user_id")
+        if type(member_id) is not str or not member_id:
+            member_id = _runtime.id_like(
+                member_id,
+                _runtime.member_label(
+                    index, '"/batch"', 'memberArrayParser.memberIdPath "/user_id"'
+                ),
+            )
+        # memberArrayParser.booleanMembershipPath "/value"
+        included = member.get("value")
+        if included is not True and included is not False:
+            included = _runtime.membership(
+                included,
+                _runtime.member_label(
+                    index,
+                    '"/batch"',
+                    'memberArrayParser.booleanMembershipPath "/value"',
+                ),
+            )
+        # memberArrayParser.cohortIdPath "/cohort_id"
+        member_cohort_id = member.get("cohort_id")
+        # mostly the request's cohort, or none: compare before normalizing
+        if member_cohort_id == cohort_id or member_cohort_id is None:
+            request_ops[member_id] = included
+        else:
+            # memberArrayParser.cohortNamePath "/cohort_name"
+            member_cohort_name = member.get("cohort_name")
+            if cohorts is None:
+                cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
+            cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = included
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    if cohorts is None:
+        changes = (
+            _runtime.boolean_change(cohort_id, cohort_name, cohort_url, request_ops),
+        )
+    else:
+        changes = cohorts.changes()
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )

@@ -8,8 +8,9 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import SyncRequest
 
 INTEGRATION_KEY = "example-named-arrays"
 
@@ -73,45 +74,52 @@ def parse(doc: object) -> SyncRequest:
         value, 'removeMemberArrayPath "/data/remove"'
     )
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    # Every member at once when C-level checks vouch for all of them; otherwise (a
-    # member to refuse, an id to convert, another cohort) the exact loop decides.
-    member_ids = _runtime.plain_ids(added_members, "id")
-    if member_ids is not None:
-        request_ops.update(dict.fromkeys(member_ids, True))
-    else:
-        for index, member in enumerate(added_members):
-            if type(member) is not dict:
-                raise _runtime.member_not_object(index, '"/data/add"')
-            # memberArrayParser.memberIdPath "/id"
-            member_id = member.get("id")
-            if type(member_id) is not str or not member_id:
-                member_id = _runtime.id_like(
-                    member_id,
-                    _runtime.member_label(
-                        index, '"/data/add"', 'memberArrayParser.memberIdPath "/id"'
-                    ),
-                )
-            request_ops[member_id] = True
-    # Every member at once when C-level checks vouch for all of them; otherwise (a
-    # member to refuse, an id to convert, another cohort) the exact loop decides.
-    member_ids = _runtime.plain_ids(removed_members, "id")
-    if member_ids is not None:
-        request_ops.update(dict.fromkeys(member_ids, False))
-    else:
-        for index, member in enumerate(removed_members):
-            if type(member) is not dict:
-                raise _runtime.member_not_object(index, '"/data/remove"')
-            # memberArrayParser.memberIdPath "/id"
-            member_id = member.get("id")
-            if type(member_id) is not str or not member_id:
-                member_id = _runtime.id_like(
-                    member_id,
-                    _runtime.member_label(
-                        index, '"/data/remove"', 'memberArrayParser.memberIdPath "/id"'
-                    ),
-                )
-            request_ops[member_id] = False
+    # C-level checks vouch for the members from the first on, as many as they can
+    # (objects, ids non-empty strings or integers), when there are more than 8; the
+    # exact loop takes the rest, member by member.
+    added_ids, start = {}, 0
+    if len(added_members) > 8:
+        added_ids, start = _runtime.plain_ids(added_members, "id")
+    for index in range(start, len(added_members)):
+        member = added_members[index]
+        if type(member) is not dict:
+            raise _runtime.member_not_object(index, '"/data/add"')
+        # memberArrayParser.memberIdPath "/id"
+        member_id = member.get("id")
+        if type(member_id) is not str or not member_id:
+            member_id = _runtime.id_like(
+                member_id,
+                _runtime.member_label(
+                    index, '"/data/add"', 'memberArrayParser.memberIdPath "/id"'
+                ),
+            )
+        added_ids[member_id] = None
+    # C-level checks vouch for the members from the first on, as many as they can
+    # (objects, ids non-empty strings or integers), when there are more than 8; the
+    # exact loop takes the rest, member by member.
+    removed_ids, start = {}, 0
+    if len(removed_members) > 8:
+        removed_ids, start = _runtime.plain_ids(removed_members, "id")
+    for index in range(start, len(removed_members)):
+        member = removed_members[index]
+        if type(member) is not dict:
+            raise _runtime.member_not_object(index, '"/data/remove"')
+        # memberArrayParser.memberIdPath "/id"
+        member_id = member.get("id")
+        if type(member_id) is not str or not member_id:
+            member_id = _runtime.id_like(
+                member_id,
+                _runtime.member_label(
+                    index, '"/data/remove"', 'memberArrayParser.memberIdPath "/id"'
+                ),
+            )
+        removed_ids[member_id] = None
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    changes = (
+        _runtime.named_change(
+            cohort_id, cohort_name, cohort_url, added_ids, removed_ids
+        ),
+    )
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )

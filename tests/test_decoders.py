@@ -10,8 +10,14 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonpointer import JsonPointer, JsonPointerException
+
+from tests import test_differential as differential
+from tests import test_runtime as runtime_tests
+from tests.conftest import SHIPPED, manifests_in
 
 orjson = pytest.importorskip("orjson")
+MANIFESTS = manifests_in(SHIPPED)
 
 BIG = 2**64 + 1  # beyond 64 bits: orjson reads it as a float, json exactly
 AMPLITUDE = {
@@ -120,3 +126,147 @@ def test_generated_bodies_answer_alike(shipped, members, key):
         assert outcome(shipped, key, body) == with_orjson
     finally:
         shipped._runtime._orjson = saved
+
+
+# --- one answer per body, over the fuzzers' corpora ------------------------------------
+
+AGREE = settings(
+    max_examples=60, deadline=None, suppress_health_check=list(HealthCheck)
+)
+KEYS = sorted(manifests_in(SHIPPED))
+
+
+def answers(package, key: str, body: bytes) -> list:
+    """The outcome of one body with orjson, past the size switch, and with json alone."""
+    runtime = package._runtime
+    results = [outcome(package, key, body)]
+    saved = runtime.ORJSON_MAX_BODY, runtime._orjson
+    try:
+        runtime.ORJSON_MAX_BODY = len(body) - 1  # the same body, one byte over it
+        results.append(outcome(package, key, body))
+        runtime.ORJSON_MAX_BODY, runtime._orjson = saved[0], None
+        results.append(outcome(package, key, body))
+    finally:
+        runtime.ORJSON_MAX_BODY, runtime._orjson = saved
+    return results
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_differential_corpus_answers_alike(shipped, key, record_property):
+    """The differential tests' bodies, valid and broken, for every shipped manifest."""
+    examples = []
+
+    @AGREE
+    @given(doc=differential.bodies(MANIFESTS[key]), ascii_only=st.booleans())
+    def agree(doc, ascii_only):
+        body = json.dumps(doc, ensure_ascii=ascii_only).encode("utf-8")
+        first, *others = answers(shipped, key, body)
+        assert others == [first, first]
+        examples.append(1)
+
+    agree()
+    record_property("examples", len(examples))
+
+
+@AGREE
+@given(
+    doc=runtime_tests.JSON_VALUES, pick=st.integers(0, len(KEYS) - 1), mix=st.booleans()
+)
+def test_runtime_fuzz_corpus_answers_alike(shipped, doc, pick, mix):
+    """The runtime fuzzer's arbitrary JSON, alone or grafted onto a valid body."""
+    body = dict(AMPLITUDE, batch=[doc, *AMPLITUDE["batch"]]) if mix else doc
+    first, *others = answers(shipped, KEYS[pick], json.dumps(body).encode())
+    assert others == [first, first]
+
+
+# Integers around and beyond 64 bits, where orjson turns to floats (or refuses).
+BIG_INTEGERS = st.one_of(
+    st.sampled_from(
+        [2**63 - 1, 2**63, 2**64 - 1, 2**64, 2**64 + 1, -(2**63), -(2**63) - 1]
+        + [-(2**64), 10**19, 10**20, 2**100, -(2**100), 10**300, 10**400]
+    ),
+    st.integers(2**63, 2**400),
+    st.integers(-(2**400), -(2**63)),
+)
+ID_LIKE = ("environmentIdPath", "cohortIdPath", "cohortNamePath")
+MEMBER_ID_LIKE = ("memberIdPath", "cohortIdPath", "cohortNamePath")
+
+
+@st.composite
+def big_integer_bodies(draw, manifest: dict) -> dict:
+    """A differential body with a big integer at some id-like pointers, members too."""
+    parser = manifest["capabilities"]["syncedSegment"]["requestParser"]
+    doc = draw(differential.bodies(manifest))
+    for name in ID_LIKE:
+        if draw(st.booleans()):
+            differential.put(doc, parser[name], draw(BIG_INTEGERS))
+    member_parser = parser["memberArrayParser"]
+    for name in ("memberArrayPath", "addMemberArrayPath", "removeMemberArrayPath"):
+        members = resolve(doc, parser.get(name))
+        for member in members if isinstance(members, list) else []:
+            for field in MEMBER_ID_LIKE:
+                if (
+                    field in member_parser
+                    and isinstance(member, dict)
+                    and draw(st.booleans())
+                ):
+                    differential.put(member, member_parser[field], draw(BIG_INTEGERS))
+    return doc
+
+
+def resolve(doc: object, pointer: str | None) -> object:
+    try:
+        return None if pointer is None else JsonPointer(pointer).resolve(doc, None)
+    except JsonPointerException:
+        return None
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_big_integers_in_id_like_places_answer_alike(shipped, key):
+    @AGREE
+    @given(doc=big_integer_bodies(MANIFESTS[key]))
+    def agree(doc):
+        first, *others = answers(shipped, key, json.dumps(doc).encode())
+        assert others == [first, first]
+
+    agree()
+
+
+def test_a_big_per_member_cohort_name_is_that_cohorts_name(shipped):
+    """The cohortName override of a new cohort, an integer beyond 64 bits, on orjson too."""
+    body = member(cohortId="other", cohortName=BIG)
+    changes = shipped.read_request(shipped.module_for("amplitude").parse, body)[1]
+    assert [c.cohort_name for c in changes.changes] == ["n", str(BIG)]
+    first, *others = answers(shipped, "amplitude", body)
+    assert others == [first, first]
+
+
+def deep_body(depth: int, kind: str) -> bytes:
+    # json.dumps recurses as deep as the value: build the text around a marker
+    text = json.dumps(dict(AMPLITUDE, extra="MARK"))
+    opener, closer = ("[", "]") if kind == "array" else ('{"x": ', "}")
+    return text.replace('"MARK"', opener * depth + '"leaf"' + closer * depth).encode()
+
+
+DEPTHS = [60, 64, 65, 100, 500, 900, 980, 990, 1000, 1010, 1023, 1024, 1025, 1030, 1100]
+
+
+@pytest.mark.parametrize("kind", ["array", "object"])
+def test_nesting_gets_one_answer_on_both_sides_of_the_size_switch(shipped, kind):
+    statuses = {}
+    for depth in DEPTHS:
+        body = deep_body(depth, kind)
+        first, *others = answers(shipped, "amplitude", body)
+        assert others == [first, first], depth
+        # and from deep in the caller's stack, where json has less room to recurse
+        assert called_from_depth(400, outcome, shipped, "amplitude", body) == first
+        statuses[depth] = first[0][0]
+    # the body's own object is one level more
+    expected = {d: 204 if d + 1 <= shipped._runtime.MAX_DEPTH else 400 for d in DEPTHS}
+    assert statuses == expected
+
+
+def called_from_depth(frames: int, function, *args):
+    if frames:
+        return called_from_depth(frames - 1, function, *args)
+    return function(*args)

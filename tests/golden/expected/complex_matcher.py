@@ -11,7 +11,7 @@ named in its comment.
 import re
 
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import SyncRequest
 
 INTEGRATION_KEY = "complex-matcher"
 
@@ -68,35 +68,41 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("op")
     action = _runtime.action(value, 'arrayInclusion.path "/op"')
     # arrayInclusion.matcher "^(?:add|ADD)(?:_members?)?\\d*$|^\\s*join\\b"
-    included = _runtime.js_test(ADDS, action)
+    included = _runtime.js_test_any_pair(ADDS, action)
 
     # memberArrayPath "/users"
     value = doc.get("users")
     members = _runtime.required_array(value, 'memberArrayPath "/users"')
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    # Every member at once when C-level checks vouch for all of them; otherwise (a
-    # member to refuse, an id to convert, another cohort) the exact loop decides.
-    member_ids = _runtime.plain_ids(members, "key")
-    if member_ids is not None:
-        request_ops.update(dict.fromkeys(member_ids, included))
-    else:
-        for index, member in enumerate(members):
-            if type(member) is not dict:
-                raise _runtime.member_not_object(index, '"/users"')
-            # memberArrayParser.memberIdPath "/key"
-            member_id = member.get("key")
-            if type(member_id) is not str or not member_id:
-                member_id = _runtime.id_like(
-                    member_id,
-                    _runtime.member_label(
-                        index, '"/users"', 'memberArrayParser.memberIdPath "/key"'
-                    ),
-                )
-            request_ops[member_id] = included
+    # C-level checks vouch for the members from the first on, as many as they can
+    # (objects, ids non-empty strings or integers), when there are more than 8; the
+    # exact loop takes the rest, member by member.
+    member_ids, start = {}, 0
+    if len(members) > 8:
+        member_ids, start = _runtime.plain_ids(members, "key")
+    for index in range(start, len(members)):
+        member = members[index]
+        if type(member) is not dict:
+            raise _runtime.member_not_object(index, '"/users"')
+        # memberArrayParser.memberIdPath "/key"
+        member_id = member.get("key")
+        if type(member_id) is not str or not member_id:
+            member_id = _runtime.id_like(
+                member_id,
+                _runtime.member_label(
+                    index, '"/users"', 'memberArrayParser.memberIdPath "/key"'
+                ),
+            )
+        member_ids[member_id] = None
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    changes = (
+        _runtime.action_change(
+            cohort_id, cohort_name, cohort_url, included, member_ids
+        ),
+    )
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )
 
 
 # jsonResponseBody:

@@ -8,6 +8,7 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
 from ._runtime import Cohorts, SyncRequest
 
@@ -69,9 +70,11 @@ def parse(doc: object) -> SyncRequest:
         value, 'removeMemberArrayPath "/lists/remove"'
     )
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    for index, member in enumerate(added_members):
+    request_ops = {}  # member id -> included, for the request's own cohort
+    cohorts = None  # the other cohorts, once a member names one
+    start = 0
+    for index in range(start, len(added_members)):
+        member = added_members[index]
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/lists/add"')
         # memberArrayParser.memberIdPath "/id"
@@ -98,8 +101,12 @@ def parse(doc: object) -> SyncRequest:
             request_ops[member_id] = True
         else:
             member_cohort_name = None
+            if cohorts is None:
+                cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
             cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = True
-    for index, member in enumerate(removed_members):
+    start = 0
+    for index in range(start, len(removed_members)):
+        member = removed_members[index]
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/lists/remove"')
         # memberArrayParser.memberIdPath "/id"
@@ -126,6 +133,16 @@ def parse(doc: object) -> SyncRequest:
             request_ops[member_id] = False
         else:
             member_cohort_name = None
+            if cohorts is None:
+                cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
             cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = False
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    if cohorts is None:
+        changes = (
+            _runtime.boolean_change(cohort_id, cohort_name, cohort_url, request_ops),
+        )
+    else:
+        changes = cohorts.changes()
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )

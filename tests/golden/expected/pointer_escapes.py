@@ -8,6 +8,7 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
 from ._runtime import Cohorts, SyncRequest
 
@@ -59,9 +60,11 @@ def parse(doc: object) -> SyncRequest:
     value = value.get("list") if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/data/list"')
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    for index, member in enumerate(members):
+    request_ops = {}  # member id -> included, for the request's own cohort
+    cohorts = None  # the other cohorts, once a member names one
+    start = 0
+    for index in range(start, len(members)):
+        member = members[index]
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/data/list"')
         # memberArrayParser.memberIdPath "/ids/0"
@@ -97,6 +100,16 @@ def parse(doc: object) -> SyncRequest:
         else:
             # memberArrayParser.cohortNamePath "/c~1name"
             member_cohort_name = member.get("c/name")
+            if cohorts is None:
+                cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
             cohorts.ops_for(member_cohort_id, member_cohort_name)[member_id] = included
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    if cohorts is None:
+        changes = (
+            _runtime.boolean_change(cohort_id, cohort_name, cohort_url, request_ops),
+        )
+    else:
+        changes = cohorts.changes()
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )

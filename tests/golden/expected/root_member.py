@@ -8,8 +8,9 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import SyncRequest
 
 INTEGRATION_KEY = "root-member"
 
@@ -56,9 +57,9 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("remove")
     removed_members = _runtime.optional_array(value, 'removeMemberArrayPath "/remove"')
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    for index, member in enumerate(added_members):
+    added_ids, start = {}, 0
+    for index in range(start, len(added_members)):
+        member = added_members[index]
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/add"')
         # memberArrayParser.memberIdPath ""
@@ -70,8 +71,10 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/add"', 'memberArrayParser.memberIdPath ""'
                 ),
             )
-        request_ops[member_id] = True
-    for index, member in enumerate(removed_members):
+        added_ids[member_id] = None
+    removed_ids, start = {}, 0
+    for index in range(start, len(removed_members)):
+        member = removed_members[index]
         if type(member) is not dict:
             raise _runtime.member_not_object(index, '"/remove"')
         # memberArrayParser.memberIdPath ""
@@ -83,6 +86,13 @@ def parse(doc: object) -> SyncRequest:
                     index, '"/remove"', 'memberArrayParser.memberIdPath ""'
                 ),
             )
-        request_ops[member_id] = False
+        removed_ids[member_id] = None
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    changes = (
+        _runtime.named_change(
+            cohort_id, cohort_name, cohort_url, added_ids, removed_ids
+        ),
+    )
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )

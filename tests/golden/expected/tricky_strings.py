@@ -8,8 +8,9 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
+
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import SyncRequest
 
 INTEGRATION_KEY = "tricky-strings"
 
@@ -55,40 +56,41 @@ def parse(doc: object) -> SyncRequest:
     value = value.get('"""') if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/\'\'\'/\\"\\"\\""')
 
-    cohorts = Cohorts(cohort_id, cohort_name, cohort_url)
-    request_ops = cohorts.request_ops
-    # Every member at once when C-level checks vouch for all of them; otherwise (a
-    # member to refuse, an id to convert, another cohort) the exact loop decides.
-    member_ids = _runtime.plain_ids(members, "{{ m.key }}")
-    flags = _runtime.plain_flags(members, "#") if member_ids is not None else None
-    if member_ids is not None and flags is not None:
-        request_ops.update(zip(member_ids, flags))
-    else:
-        for index, member in enumerate(members):
-            if type(member) is not dict:
-                raise _runtime.member_not_object(index, '"/\'\'\'/\\"\\"\\""')
-            # memberArrayParser.memberIdPath "/{{ m.key }}"
-            member_id = member.get("{{ m.key }}")
-            if type(member_id) is not str or not member_id:
-                member_id = _runtime.id_like(
-                    member_id,
-                    _runtime.member_label(
-                        index,
-                        '"/\'\'\'/\\"\\"\\""',
-                        'memberArrayParser.memberIdPath "/{{ m.key }}"',
-                    ),
-                )
-            # memberArrayParser.booleanMembershipPath "/#"
-            included = member.get("#")
-            if included is not True and included is not False:
-                included = _runtime.membership(
-                    included,
-                    _runtime.member_label(
-                        index,
-                        '"/\'\'\'/\\"\\"\\""',
-                        'memberArrayParser.booleanMembershipPath "/#"',
-                    ),
-                )
-            request_ops[member_id] = included
+    # C-level checks vouch for the members from the first on, as many as they can
+    # (objects, ids non-empty strings or integers, memberships true or false), when
+    # there are more than 8; the exact loop takes the rest, member by member.
+    ops, start = {}, 0
+    if len(members) > 8:
+        ops, start = _runtime.plain_ops(members, "{{ m.key }}", "#")
+    for index in range(start, len(members)):
+        member = members[index]
+        if type(member) is not dict:
+            raise _runtime.member_not_object(index, '"/\'\'\'/\\"\\"\\""')
+        # memberArrayParser.memberIdPath "/{{ m.key }}"
+        member_id = member.get("{{ m.key }}")
+        if type(member_id) is not str or not member_id:
+            member_id = _runtime.id_like(
+                member_id,
+                _runtime.member_label(
+                    index,
+                    '"/\'\'\'/\\"\\"\\""',
+                    'memberArrayParser.memberIdPath "/{{ m.key }}"',
+                ),
+            )
+        # memberArrayParser.booleanMembershipPath "/#"
+        included = member.get("#")
+        if included is not True and included is not False:
+            included = _runtime.membership(
+                included,
+                _runtime.member_label(
+                    index,
+                    '"/\'\'\'/\\"\\"\\""',
+                    'memberArrayParser.booleanMembershipPath "/#"',
+                ),
+            )
+        ops[member_id] = included
 
-    return SyncRequest(INTEGRATION_KEY, environment_id, context_kind, cohorts.changes())
+    changes = (_runtime.boolean_change(cohort_id, cohort_name, cohort_url, ops),)
+    return _runtime.new_request(
+        (INTEGRATION_KEY, environment_id, context_kind, changes)
+    )
