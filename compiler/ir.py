@@ -63,6 +63,7 @@ class FastPath:
     member_id_key: str
     membership_key: Optional[str]
     cohort_key: Optional[str]
+    name_key: str  # the cohortNamePath override's literal, or "None"
     min_members: int  # arrays with fewer members take the exact loop
     comment: str  # what the C-level checks vouch for, for the generated comment
 

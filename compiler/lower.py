@@ -78,6 +78,12 @@ def fast_path(members: dict[str, Any], mode: str) -> Optional[ir.FastPath]:
     if any(len(parts) != 1 for parts in tokens):
         return None
     keys = [repr(parts[0]) for parts in tokens]
+    name_key = "None"  # a name is read for a cohort that the fast path sorts into
+    if "cohortNamePath" in members:
+        name = JsonPointer(members["cohortNamePath"]).parts
+        if len(name) != 1:
+            return None
+        name_key = repr(name[0])
     checks = ["objects", "ids non-empty strings or integers"]
     if mode == ir.BOOLEAN:
         checks.append("memberships true or false")
@@ -87,6 +93,7 @@ def fast_path(members: dict[str, Any], mode: str) -> Optional[ir.FastPath]:
         member_id_key=keys[0],
         membership_key=keys[1] if mode == ir.BOOLEAN else None,
         cohort_key=keys[-1] if "cohortIdPath" in members else None,
+        name_key=name_key,
         min_members=FAST_PATH_MIN_MEMBERS,
         comment=comment_text(
             "C-level checks vouch for the members from the first on, as many as they "

@@ -72,8 +72,9 @@ def parse(doc: object) -> SyncRequest:
     # by member.
     start = 0
     if len(members) > 8:
-        request_ops, start = _runtime.plain_ops(
-            members, "user_id", "value", "cohort_id", cohort_id
+        cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
+        request_ops, start = _runtime.plain_cohorts(
+            members, "user_id", "value", "cohort_id", "cohort_name", cohorts
         )
     for index in range(start, len(members)):
         member = members[index]

@@ -79,8 +79,9 @@ def parse(doc: object) -> SyncRequest:
     # by member.
     start = 0
     if len(members) > 8:
-        request_ops, start = _runtime.plain_ops(
-            members, "userId", "value", "cohortId", cohort_id
+        cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
+        request_ops, start = _runtime.plain_cohorts(
+            members, "userId", "value", "cohortId", "cohortName", cohorts
         )
     for index in range(start, len(members)):
         member = members[index]

@@ -270,3 +270,33 @@ def called_from_depth(frames: int, function, *args):
     if frames:
         return called_from_depth(frames - 1, function, *args)
     return function(*args)
+
+
+NESTED = st.recursive(
+    st.none()
+    | st.integers()
+    | st.text(alphabet='[]{}"\\ab\u00e9\U0001f600', max_size=5),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(alphabet='[]{}"\\k', max_size=3), inner, max_size=3),
+    max_leaves=30,
+)
+
+
+def depth_of(value: object) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(depth_of, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(depth_of, value), default=0)
+    return 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=NESTED, ascii_only=st.booleans(), slack=st.integers(-2, 1))
+def test_the_nesting_count_of_refused_deep_bodies_is_exact(
+    shipped, value, ascii_only, slack
+):
+    """What decides too_deep once json ran out of room: brackets in strings do not count."""
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    limit = max(0, depth_of(value) + slack)
+    deeper = shipped._runtime._nested_deeper_than(body, limit)
+    assert deeper == (depth_of(value) > limit)

@@ -39,7 +39,7 @@ def resolve(doc: object, pointer: str) -> object:
 
 @st.composite
 def plain_members(draw, member_parser: dict, boolean: bool, cohort: object) -> dict:
-    """A member the C-level checks vouch for: it stays in the request's cohort."""
+    """A member the C-level checks vouch for: in the request's cohort or another."""
     member: dict = draw(st.dictionaries(st.sampled_from(["x", "note"]), st.integers()))
     differential.put(member, member_parser["memberIdPath"], draw(PLAIN_IDS))
     if boolean:
@@ -47,8 +47,8 @@ def plain_members(draw, member_parser: dict, boolean: bool, cohort: object) -> d
             member, member_parser["booleanMembershipPath"], draw(st.booleans())
         )
     if "cohortIdPath" in member_parser:
-        stays = st.sampled_from([differential.MISSING, None, cohort])
-        differential.put(member, member_parser["cohortIdPath"], draw(stays))
+        named = st.sampled_from([differential.MISSING, None, cohort, cohort, "c2", "c3"])
+        differential.put(member, member_parser["cohortIdPath"], draw(named))
     if "cohortNamePath" in member_parser:
         differential.put(
             member, member_parser["cohortNamePath"], draw(differential.OVERRIDE_IDS)
@@ -140,7 +140,7 @@ def test_fast_paths_vouch_for_members_up_to_the_first_irregular_one(
 
         return record
 
-    for name in ("plain_ids", "plain_ops"):
+    for name in ("plain_ids", "plain_ops", "plain_cohorts"):
         monkeypatch.setattr(runtime, name, recording(getattr(runtime, name)))
     parser = MANIFESTS[key]["capabilities"]["syncedSegment"]["requestParser"]
     member_parser = parser["memberArrayParser"]
@@ -152,6 +152,11 @@ def test_fast_paths_vouch_for_members_up_to_the_first_irregular_one(
         ([dict(plain, __n=i) for i in range(12)], 12),  # all plain: the passes do all
         ([plain] * 7 + [[]] + [plain] * 4, 7),  # an array at 7: the exact loop from it
     ]
+    if "cohortIdPath" in member_parser and "arrayInclusion" not in parser:
+        others = [dict(plain, __n=i) for i in range(12)]
+        for i, other in enumerate(others[3::4]):  # two other cohorts: sorted in C
+            differential.put(other, member_parser["cohortIdPath"], f"other-{i % 2}")
+        cases.append((others, 12))
     for members, end in cases:
         doc: dict = {}
         differential.put(doc, parser["environmentIdPath"], "e")

@@ -61,8 +61,9 @@ def parse(doc: object) -> SyncRequest:
     # by member.
     start = 0
     if len(members) > 8:
-        request_ops, start = _runtime.plain_ops(
-            members, "id", "in", "cohort", cohort_id
+        cohorts = Cohorts(cohort_id, cohort_name, cohort_url, request_ops)
+        request_ops, start = _runtime.plain_cohorts(
+            members, "id", "in", "cohort", None, cohorts
         )
     for index in range(start, len(members)):
         member = members[index]
