@@ -40,12 +40,22 @@ def calls_per_round(function: Callable[[], object], target_seconds: float) -> in
         calls *= 4
 
 
+def warm_up(function: Callable[[], object], seconds: float) -> None:
+    """Call function for about this long (a JIT such as PyPy's settles meanwhile)."""
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        function()
+
+
 def compare(
     contenders: dict[str, Callable[[], object]],
     rounds: int = 9,
     round_seconds: float = 0.05,
+    warmup_seconds: float = 0.0,
 ) -> dict[str, Timing]:
     """Per-call timings of each contender, measured interleaved after a warm-up."""
+    for function in contenders.values():
+        warm_up(function, warmup_seconds)
     counts = {name: calls_per_round(f, round_seconds) for name, f in contenders.items()}
     samples: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(rounds):

@@ -73,34 +73,51 @@ def rounds_for(size: int) -> tuple[int, float]:
     return (5, 0.3) if size > 5_000_000 else (9, 0.1)
 
 
-def measure(members: tuple[int, ...]) -> list[dict]:
+def measure(members: tuple[int, ...], warmup_seconds: float = 0.0) -> list[dict]:
+    """A row per case and size: handle() / json.loads, with orjson and json alone.
+
+    "orjson" is set to whether handle() decoded with orjson: it is installed and the
+    body is within ORJSON_MAX_BODY (4 MiB); otherwise handle() measured json.
+    """
     runtime = generated._runtime
     rows = []
     for label, (key, make) in CASES.items():
         for n in members:
             body = make(n)
             assert generated.handle(key, body)[0] == 204, (label, n)
+            uses_orjson = (
+                runtime._orjson is not None and len(body) <= runtime.ORJSON_MAX_BODY
+            )
             contenders = {
                 "json.loads": lambda b=body: json.loads(b),
                 "handle": lambda k=key, b=body: generated.handle(k, b),
             }
-            if runtime._orjson is not None:
+            if uses_orjson:
                 contenders["handle, json only"] = lambda k=key, b=body: without_orjson(
                     k, b
                 )
             rounds, seconds = rounds_for(len(body))
-            timings = compare(contenders, rounds=rounds, round_seconds=seconds)
+            timings = compare(
+                contenders,
+                rounds=rounds,
+                round_seconds=seconds,
+                warmup_seconds=warmup_seconds,
+            )
             base = timings["json.loads"].median
             row = {
                 "case": label,
                 "members": n,
                 "body_bytes": len(body),
                 "json_loads_ms": base * 1e3,
+                "rounds": rounds,
+                "warmup_seconds": warmup_seconds,
+                "orjson": uses_orjson,
                 "handle_ratio": timings["handle"].median / base,
                 "spread": timings["handle"].spread,
             }
-            if "handle, json only" in timings:
-                row["stdlib_ratio"] = timings["handle, json only"].median / base
+            # json alone: measured beside orjson, or handle() itself when it used json
+            json_only = "handle, json only" if uses_orjson else "handle"
+            row["stdlib_ratio"] = timings[json_only].median / base
             rows.append(row)
     return rows
 
@@ -117,18 +134,25 @@ def without_orjson(key: str, body: bytes) -> object:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", default=",".join(map(str, MEMBERS)))
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=0.0,
+        help="seconds each contender runs before it is timed (for PyPy's JIT)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON, not Markdown")
     args = parser.parse_args()
     members = tuple(int(n) for n in args.members.split(","))
-    rows = measure(members)
+    rows = measure(members, args.warmup)
     if args.json:
         implementation = platform.python_implementation()
         print(json.dumps({"implementation": implementation, "rows": rows}))
         return 0
     for row in rows:
+        with_orjson = f"{row['handle_ratio']:.2f}" if row["orjson"] else "n/a"
         print(
-            f"| {row['case']} | {row['members']:,} | {row['handle_ratio']:.2f} "
-            f"| {row.get('stdlib_ratio', float('nan')):.2f} |"
+            f"| {row['case']} | {row['members']:,} | {with_orjson} "
+            f"| {row['stdlib_ratio']:.2f} |"
         )
     return 0
 

@@ -19,7 +19,7 @@ from .emit import (
     emit_runtime,
     module_file,
 )
-from .format import FormatError, ShapeCache, format_source
+from .format import FormatError, format_each, format_source, format_sources
 from .load import Manifest, load_manifests
 from .lower import lower
 from .naming import module_name
@@ -119,29 +119,26 @@ def compile_unplaced(
     # failed, so that one build reports every error; a failed build keeps no files.
     modules = [lower(manifest) for manifest in valid]
     sources = file_sources(modules)
-    module_files = {module_file(m) for m in modules}
-    shapes = ShapeCache()  # parser modules of one shape are formatted once
     files, keys, reused = {}, {}, []
-    rendered: list[str] = []
+    emitted: dict[str, str] = {}
     for name, (key, emit) in sources.items():
         keys[name] = key
         text = previous.reusable(name, key)
         if text is not None:
             files[name] = text
             reused.append(name)
-            continue
-        try:
-            if formatter is None:
-                files[name] = emit()
-            elif formatter is format_source and name in module_files:
-                files[name] = shapes.format(emit())  # black, once per shape
-            else:
-                files[name] = formatter(emit())
-        except FormatError as exc:
-            diagnostics.append(format_problem(name, exc))
-        rendered.append(name)
-        if progress is not None:
-            progress(len(rendered), len(sources) - len(reused))
+        else:
+            emitted[name] = emit()
+    if formatter is format_source:
+        # black: parser modules of one shape are formatted once (see compiler.format)
+        formatted, problems = format_sources(
+            emitted, {module_file(m) for m in modules}, progress
+        )
+    else:
+        formatted, problems = format_each(emitted, formatter, progress)
+    files.update(formatted)
+    diagnostics += [format_problem(name, problems[name]) for name in sorted(problems)]
+    rendered = list(emitted)
     if RUNTIME_FILE in files and all(module_file(m) in files for m in modules):
         # Verified even when other manifests failed, so one build reports every
         # error. A reused file was verified when it was made.

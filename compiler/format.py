@@ -7,14 +7,17 @@ placeholder of the same length, the same quotes and the same whitespace. Modules
 shape are formatted by black once, and each gets its own tokens back in place of the
 placeholders. The result is byte for byte what black gives the module itself
 (tests/test_format.py checks that against plain `black.format_str`); where a restore
-cannot be proven to line up, the module is formatted directly.
+cannot be proven to line up, the module is formatted directly. When many distinct texts
+remain for black, they are formatted across processes.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 if TYPE_CHECKING:
     import black
@@ -66,29 +69,76 @@ _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e\t\r\n]*")
 _ID_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
-class ShapeCache:
-    """Formatted shapes of one build: black runs once per distinct shape."""
+# With this many distinct texts for black or more, they are formatted across processes.
+PARALLEL_FROM = 48
+Progress = Callable[[int, int], None]  # (files formatted so far, files to format)
 
-    def __init__(self) -> None:
-        self._formatted: dict[str, str] = {}
-        self.black_runs = 0
 
-    def format(self, source: str) -> str:
-        """format_source(source), reusing black's work on an earlier module's shape."""
-        shaped = _shape(source)
-        if shaped is not None:
-            shape, originals = shaped
-            formatted = self._formatted.get(shape)
-            if formatted is None:
-                formatted = self._formatted[shape] = self._black(shape)
-            restored = _restore(formatted, originals)
-            if restored is not None:
-                return restored
-        return self._black(source)
+def format_sources(
+    sources: dict[str, str], shaped: set[str], progress: Optional[Progress] = None
+) -> tuple[dict[str, str], dict[str, FormatError]]:
+    """Every source formatted as format_source would, and the names that are not Python.
 
-    def _black(self, source: str) -> str:
-        self.black_runs += 1
+    Sources named in shaped (parser modules) go through their shapes. The distinct
+    texts black has to format are formatted across processes when there are many.
+    """
+    shapes = {name: _shape(sources[name]) for name in sources if name in shaped}
+    jobs: dict[str, None] = {}  # distinct texts for black, in order
+    for name, source in sources.items():
+        shaped_source = shapes.get(name)
+        jobs[source if shaped_source is None else shaped_source[0]] = None
+    formatted = _black_all(list(jobs))
+    files: dict[str, str] = {}
+    problems: dict[str, FormatError] = {}
+    for done, (name, source) in enumerate(sources.items(), 1):
+        shaped_source = shapes.get(name)
+        text = formatted[source if shaped_source is None else shaped_source[0]]
+        if shaped_source is not None and not isinstance(text, FormatError):
+            text = _restore(text, shaped_source[1])
+            if text is None:  # not proven to line up: the module by itself
+                text = _black_or_error(source)
+        if isinstance(text, FormatError):
+            problems[name] = text
+        else:
+            files[name] = text
+        if progress is not None:
+            progress(done, len(sources))
+    return files, problems
+
+
+def format_each(
+    sources: dict[str, str],
+    formatter: Optional[Callable[[str], str]],
+    progress: Optional[Progress] = None,
+) -> tuple[dict[str, str], dict[str, FormatError]]:
+    """format_sources with another formatter (None: the text as it is), file by file."""
+    files: dict[str, str] = {}
+    problems: dict[str, FormatError] = {}
+    for done, (name, source) in enumerate(sources.items(), 1):
+        try:
+            files[name] = source if formatter is None else formatter(source)
+        except FormatError as exc:
+            problems[name] = exc
+        if progress is not None:
+            progress(done, len(sources))
+    return files, problems
+
+
+def _black_or_error(source: str) -> Union[str, FormatError]:
+    try:
         return format_source(source)
+    except FormatError as exc:
+        return exc
+
+
+def _black_all(texts: list[str]) -> dict[str, Union[str, FormatError]]:
+    workers = min(os.cpu_count() or 1, 4)
+    if len(texts) < PARALLEL_FROM or workers < 2:
+        return {text: _black_or_error(text) for text in texts}
+    mode()  # import black before the workers start, so that they inherit it
+    with ProcessPoolExecutor(workers) as pool:
+        results = pool.map(_black_or_error, texts, chunksize=8)
+        return dict(zip(texts, results))
 
 
 _CODE = re.compile(r"z([A-Z]+)zx*")  # a placeholder's own characters: z, index, z, x...

@@ -17,8 +17,9 @@ import random
 import black
 import pytest
 
+from compiler import format as formatting
 from compiler.emit import emit_module
-from compiler.format import ShapeCache, mode
+from compiler.format import format_sources, mode
 from compiler.load import Manifest
 from compiler.lower import lower
 from compiler.validate import validate
@@ -88,16 +89,47 @@ def modules() -> list[str]:
     return [emit_module(lower(manifest)) for manifest in sample()]
 
 
-def test_shapes_give_black_byte_for_byte(modules):
-    shapes = ShapeCache()
-    for source in modules:
-        assert shapes.format(source) == black.format_str(source, mode=mode())
+def black_runs(monkeypatch) -> list:
+    """Records each text black is given, through compiler.format."""
+    runs: list = []
+    plain = formatting.format_source
+
+    def counted(source: str) -> str:
+        runs.append(source)
+        return plain(source)
+
+    monkeypatch.setattr(formatting, "format_source", counted)
+    return runs
+
+
+def test_shapes_give_black_byte_for_byte(modules, monkeypatch):
+    runs = black_runs(monkeypatch)
+    names = {f"m{i}.py": source for i, source in enumerate(modules)}
+    files, problems = format_sources(names, set(names))
+    assert problems == {}
+    for name, source in names.items():
+        assert files[name] == black.format_str(source, mode=mode())
     # the sample really reuses shapes: the four one-shape modules cost black one run
-    assert shapes.black_runs <= len(modules) - 3
+    assert len(runs) <= len(modules) - 3
 
 
-def test_a_module_with_a_placeholder_lookalike_is_formatted_directly():
+def test_a_module_with_a_placeholder_lookalike_is_formatted_directly(monkeypatch):
     source = emit_module(lower(sample()[0])) + '\nLOOKALIKE = "zAzxx"\n'
-    shapes = ShapeCache()
-    assert shapes.format(source) == black.format_str(source, mode=mode())
-    assert shapes.black_runs == 1  # no shape: the module itself
+    runs = black_runs(monkeypatch)
+    files, _ = format_sources({"m.py": source}, {"m.py"})
+    assert files["m.py"] == black.format_str(source, mode=mode())
+    assert runs == [source]  # no shape: the module itself
+
+
+def test_many_shapes_are_formatted_across_processes_alike(modules, monkeypatch):
+    monkeypatch.setattr(formatting, "PARALLEL_FROM", 2)
+    names = {f"m{i}.py": source for i, source in enumerate(modules[:12])}
+    files, problems = format_sources(names, set(names))
+    assert problems == {}
+    for name, source in names.items():
+        assert files[name] == black.format_str(source, mode=mode())
+
+
+def test_text_that_is_not_python_is_reported_not_raised():
+    files, problems = format_sources({"ok.py": "x = 1\n", "bad.py": "def (:\n"}, set())
+    assert files == {"ok.py": "x = 1\n"} and set(problems) == {"bad.py"}
