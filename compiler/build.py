@@ -131,13 +131,13 @@ def compile_unplaced(
             emitted[name] = emit()
     if formatter is format_source:
         # black: parser modules of one shape are formatted once (see compiler.format)
-        formatted, problems = format_sources(
+        formatted, not_python = format_sources(
             emitted, {module_file(m) for m in modules}, progress
         )
     else:
-        formatted, problems = format_each(emitted, formatter, progress)
+        formatted, not_python = format_each(emitted, formatter, progress)
     files.update(formatted)
-    diagnostics += [format_problem(name, problems[name]) for name in sorted(problems)]
+    diagnostics += [format_problem(n, not_python[n]) for n in sorted(not_python)]
     rendered = list(emitted)
     if RUNTIME_FILE in files and all(module_file(m) in files for m in modules):
         # Verified even when other manifests failed, so one build reports every

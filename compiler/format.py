@@ -94,9 +94,9 @@ def format_sources(
         shaped_source = shapes.get(name)
         text = formatted[source if shaped_source is None else shaped_source[0]]
         if shaped_source is not None and not isinstance(text, FormatError):
-            text = _restore(text, shaped_source[1])
-            if text is None:  # not proven to line up: the module by itself
-                text = _black_or_error(source)
+            restored = _restore(text, shaped_source[1])
+            # not proven to line up: the module by itself
+            text = restored if restored is not None else _black_or_error(source)
         if isinstance(text, FormatError):
             problems[name] = text
         else:

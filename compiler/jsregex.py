@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 __all__ = [
     "CHARACTERS",
@@ -872,7 +872,7 @@ def subject_form(source: str) -> str:
     return CODE_UNITS
 
 
-def _walk(node: Node):
+def _walk(node: Node) -> Iterator[Node]:
     yield node
     if isinstance(node, _Sequence):
         children = node.items

@@ -298,5 +298,5 @@ def test_the_nesting_count_of_refused_deep_bodies_is_exact(
     """What decides too_deep once json ran out of room: brackets in strings do not count."""
     body = json.dumps(value, ensure_ascii=ascii_only).encode()
     limit = max(0, depth_of(value) + slack)
-    deeper = shipped._runtime._nested_deeper_than(body, limit)
+    deeper = shipped._runtime.nested_deeper_than(body, limit)
     assert deeper == (depth_of(value) > limit)
