@@ -132,9 +132,9 @@ import json, sys, tracemalloc
 sys.path.insert(0, ".")
 from bench.parse import boolean_body
 import generated
-if not ORJSON:
+if not __ORJSON__:
     generated._runtime._orjson = None
-body = boolean_body(MEMBERS)
+body = boolean_body(__MEMBERS__)
 generated.handle("amplitude", body[:200])  # import the parser before measuring
 tracemalloc.start()
 status = generated.handle("amplitude", body)[0]
@@ -142,7 +142,7 @@ peak = tracemalloc.get_traced_memory()[1]
 orjson = generated._runtime._orjson is not None
 orjson = orjson and len(body) <= generated._runtime.ORJSON_MAX_BODY
 print(json.dumps({"status": status, "body_bytes": len(body), "peak_bytes": peak,
-                  "members": MEMBERS, "decoder": "orjson" if orjson else "json"}))
+                  "members": __MEMBERS__, "decoder": "orjson" if orjson else "json"}))
 """
 
 # 100,000 members make a 15 MB body, which json decodes even with orjson installed
@@ -153,8 +153,8 @@ MEMORY_CASES = [(100_000, False), (25_000, False), (25_000, True)]
 def memory_section() -> list[dict]:
     results = []
     for members, orjson in MEMORY_CASES:
-        program = MEMORY_PROGRAM.replace("ORJSON", str(orjson)).replace(
-            "MEMBERS", str(members)
+        program = MEMORY_PROGRAM.replace("__ORJSON__", str(orjson)).replace(
+            "__MEMBERS__", str(members)
         )
         run = subprocess.run(
             [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True
