@@ -300,3 +300,18 @@ def test_the_nesting_count_of_refused_deep_bodies_is_exact(
     limit = max(0, depth_of(value) + slack)
     deeper = shipped._runtime.nested_deeper_than(body, limit)
     assert deeper == (depth_of(value) > limit)
+
+
+@pytest.mark.parametrize(
+    ("escape", "status"),
+    [("\\ud800", 400), ("\\ud83d\\ude00", 204), ("\\\\ud800", 204)],
+)
+def test_surrogate_escapes_deeper_than_the_encoder_reaches(shipped, escape, status):
+    """Where json.dumps runs out of room, the text itself says whether one is unpaired."""
+    body = deep_body(1000, "array").replace(b'"leaf"', f'"{escape}"'.encode())
+    first, *others = answers(shipped, "amplitude", body)
+    assert others == [first, first]
+    assert first[0][0] == status
+    if status == 400:
+        assert first[1][1:] == ("invalid_json", "request body contains an unpaired "
+                                "surrogate escape")  # fmt: skip
