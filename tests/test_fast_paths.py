@@ -77,7 +77,7 @@ def long_bodies(draw, manifest: dict) -> dict:
     valid = draw(st.integers(0, 3)) > 0
     cohort = "c1" if valid else resolve(doc, parser["cohortIdPath"])
     plain = plain_members(member_parser, boolean, cohort)
-    other = differential.members(member_parser, boolean)
+    other = differential.members(member_parser, boolean, clean=False)
     odd = plain.map(lambda member: odd_override(member, member_parser))
     for name in ("memberArrayPath", "addMemberArrayPath", "removeMemberArrayPath"):
         if name not in parser:
