@@ -22,9 +22,13 @@ from bench.hostile import BODIES, ratio
 # orjson makes floats). A loaded machine moves a ratio by a good part of that, so the
 # test allows 4x: a per-character Python callback or a quadratic step still fails it
 # by far (the emoji action was 88x json.loads, the top-level string 100x and more).
+# Under the whole suite on every core a bounded body (big integers, 2.7x alone) was
+# seen at 4.1x once: a ratio over the bound is measured again, up to ATTEMPTS times,
+# and the best attempt is asserted; a real per-character cost fails every attempt.
 BOUND = 4.0
 SIZE = 1 << 20
 ROUNDS = 9
+ATTEMPTS = 3
 
 
 @pytest.mark.parametrize("decoder", ["orjson if installed", "json only"])
@@ -39,5 +43,9 @@ def test_hostile_bodies_cost_a_small_multiple_of_json_loads(
     if decoder == "json only":
         monkeypatch.setattr(shipped._runtime, "_orjson", None)
     measured = ratio(shipped, key, body, ROUNDS)
+    for _ in range(ATTEMPTS - 1):
+        if measured <= BOUND:
+            break
+        measured = min(measured, ratio(shipped, key, body, ROUNDS))
     record_property("ratio", round(measured, 2))
     assert measured <= BOUND, f"{case}: {measured:.2f}x json.loads"
