@@ -207,6 +207,44 @@ def test_huge_strings_stay_valid_json(runtime):
     assert json.loads(body)["error"]["message"] == message
 
 
+def array_to_string(value: object, text) -> str:
+    """JavaScript's String() of a JSON array, written the recursive way (shallow only)."""
+    if type(value) is list:
+        return ",".join(array_to_string(item, text) for item in value)
+    return text(value)
+
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=3)
+ARRAYS = st.recursive(
+    st.lists(SCALARS, max_size=3), lambda inner: st.lists(inner | SCALARS, max_size=4)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=ARRAYS)
+def test_arrays_print_as_the_recursive_definition_says(runtime, value):
+    assert runtime.hbs_text(value) == array_to_string(value, runtime.hbs_text)
+
+
+@pytest.mark.parametrize("depth", [800, 1_020])
+def test_arrays_nested_past_the_recursion_limit_print_as_javascript(runtime, depth):
+    """A body's array as deep as the decoder allows prints, and as String() does.
+
+    (What node prints for this array, String(JSON.parse(text)), is "a," * depth, then
+    "x", then ",,b,,1.5," * depth: checked by hand for 1, 3, 400 and 1,000 levels.)
+    """
+    value: list = ["a", "x", [], "b", None, 1.5, [[]]]
+    for _ in range(depth - 1):
+        value = ["a", value, [], "b", None, 1.5, [[]]]
+    expected = "a," * depth + "x" + ",,b,,1.5," * depth
+    assert runtime.hbs_text(value) == expected
+    render_response = compile_template(SEEDS_TEMPLATE, runtime)
+    module = SimpleNamespace(render_response=render_response)
+    context = {"requestBody": {"parameters": {"integration_project_id": value}}}
+    body = runtime.render_json(module, {**context, "statusCode": 400})
+    assert json.loads(body)["environmentId"] == expected
+
+
 PLAIN = st.text(alphabet=st.characters(blacklist_characters="="), max_size=12)
 
 

@@ -58,6 +58,10 @@ SEED = 20_251_201  # any fixed number
 DEEP = (
     5_000  # levels: far past every runtime's limit (Pyodide's C stack ends near 4,000)
 )
+# An array 800 levels deep, as a template prints it (Array.prototype.toString): past
+# Python's recursion limit for a printer that recurses (400 levels on CPython, 300
+# under Pyodide, where it is fatal), within every decoder's room.
+DEEP_ARRAY = '["a",' * 800 + '"x"' + ',[],"b",null,1.5,[[]]]' * 800
 
 IDS = st.one_of(
     # copied: sampled_from gives the same [] and {} every time, and put() writes into
@@ -219,6 +223,13 @@ def crafted(valid: dict) -> List[bytes]:
     ]
 
 
+def deep_array_in(key: str, valid: dict) -> bytes:
+    """valid with DEEP_ARRAY as its environment id, which templates often print."""
+    doc = json.loads(json.dumps(valid))
+    put(doc, synced(key)["requestParser"]["environmentIdPath"], "\0deep")
+    return json.dumps(doc).replace('"\\u0000deep"', DEEP_ARRAY).encode()
+
+
 def goals(key: str) -> list:
     """(predicate, how many) of the bodies an integration's cases must hold."""
 
@@ -251,6 +262,7 @@ def generate() -> tuple:
         cases += [{"key": key, "doc": doc} for doc in docs]
         raw = draw_examples(st.binary(max_size=30), RAW_PER_KEY)
         raw += crafted(valid)
+        raw.append(deep_array_in(key, valid))
         cases += [{"key": key, "body": base64.b64encode(b).decode()} for b in raw]
         cases.append({"key": key.upper(), "doc": valid})  # keys ignore ASCII case
     cases.append({"key": "nope", "doc": {}})
