@@ -29,6 +29,7 @@ from ._runtime import (
     read_request,
     success_response,
 )
+from ._runtime import Parser as _Parser
 
 __all__ = [
     "INTEGRATIONS",
@@ -84,14 +85,16 @@ def _import(module_name: str) -> ModuleType:
     return importlib.import_module("." + module_name, __name__)
 
 
-def parser_for(integration_key: str) -> _runtime.Parser:
+def parser_for(integration_key: str) -> _Parser:
     """The parse function of an integration."""
-    return module_for(integration_key).parse
+    parse: _Parser = module_for(integration_key).parse
+    return parse
 
 
 def parse(integration_key: str, doc: object) -> SyncRequest:
     """The SyncRequest of a decoded body; raises ParseError (400, 404 for the key)."""
-    return module_for(integration_key).parse(doc)
+    parser: _Parser = module_for(integration_key).parse
+    return parser(doc)
 
 
 def handle(

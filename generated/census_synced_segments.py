@@ -10,7 +10,7 @@ named in its comment.
 
 
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import Cohorts, SegmentChange, SyncRequest
 
 INTEGRATION_KEY = "census-synced-segments"
 
@@ -64,8 +64,12 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("batch")
     members = _runtime.required_array(value, 'memberArrayPath "/batch"')
 
-    request_ops = {}  # member id -> included, for the request's own cohort
-    cohorts = None  # the other cohorts, once a member names one
+    # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
+    request_ops: dict[str, bool] = (
+        {}
+    )  # member id -> included, for the request's own cohort
+    cohorts: Cohorts | None = None  # the other cohorts, once a member names one
+    changes: tuple[SegmentChange, ...]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers, memberships true or false, no other
     # cohort named), when there are more than 8; the exact loop takes the rest, member

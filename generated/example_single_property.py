@@ -74,6 +74,7 @@ def parse(doc: object) -> SyncRequest:
     value = value.get("members") if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/parameters/members"')
 
+    member_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.
@@ -113,9 +114,9 @@ def parse(doc: object) -> SyncRequest:
 # "segmentKey": "{{segmentKey}}", "segmentUrl": "{{segmentUrl}}", {{#if
 # errorMessage}}"status":"failure", "error": {"message": "{{{errorMessage}}}",
 # "code": {{statusCode}} }{{else}}"status": "success"{{/if}} }
-def render_response(c0: dict, safe: bool) -> str:
+def render_response(c0: "dict[str, object]", safe: bool) -> str:
     """The response body for a context; safe JSON-escapes values (see _runtime)."""
-    out: list = []
+    out: list[str] = []
     emit = out.append
     emit('{ "environmentId": "')
     # {{requestBody.parameters.integration_project_id}}
@@ -162,9 +163,9 @@ _needs_escaping = _runtime.NEEDS_ESCAPING.search
 _needs_json_escaping = _runtime.NEEDS_JSON_ESCAPING.search
 
 
-def render_plain(c0: dict) -> "str | None":
+def render_plain(c0: "dict[str, object]") -> "str | None":
     """handlebars.js's output, known valid JSON, or None if a value is not plain."""
-    out: list = []
+    out: list[str] = []
     emit = out.append
     # {{requestBody.parameters.integration_project_id}}
     v1 = _runtime.hbs_get(
@@ -229,7 +230,7 @@ def render_plain(c0: dict) -> "str | None":
     return "".join(out)
 
 
-def response_keys(doc: dict) -> tuple:
+def response_keys(doc: "dict[str, object]") -> "tuple[str | None, str | None]":
     """The environment and cohort ids of a refused body, where it has them."""
     # environmentIdPath "/parameters/integration_project_id"
     value = doc.get("parameters")

@@ -72,6 +72,7 @@ def parse(doc: object) -> SyncRequest:
         value, 'removeMemberArrayPath "/heap/data/remove"'
     )
 
+    added_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.
@@ -92,6 +93,7 @@ def parse(doc: object) -> SyncRequest:
                 ),
             )
         added_ids[member_id] = None
+    removed_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.
@@ -129,9 +131,9 @@ def parse(doc: object) -> SyncRequest:
 # errorMessage}}"status": "failure", "error": {"message":
 # "{{{errorMessage}}}", "code": {{statusCode}} }{{else}}"status":
 # "success"{{/if}} }
-def render_response(c0: dict, safe: bool) -> str:
+def render_response(c0: "dict[str, object]", safe: bool) -> str:
     """The response body for a context; safe JSON-escapes values (see _runtime)."""
-    out: list = []
+    out: list[str] = []
     emit = out.append
     emit('{ "projectId": "')
     # {{projectKey}}
@@ -166,9 +168,9 @@ _needs_escaping = _runtime.NEEDS_ESCAPING.search
 _needs_json_escaping = _runtime.NEEDS_JSON_ESCAPING.search
 
 
-def render_plain(c0: dict) -> "str | None":
+def render_plain(c0: "dict[str, object]") -> "str | None":
     """handlebars.js's output, known valid JSON, or None if a value is not plain."""
-    out: list = []
+    out: list[str] = []
     emit = out.append
     # {{projectKey}}
     v1 = c0.get("projectKey")
@@ -225,7 +227,7 @@ def render_plain(c0: dict) -> "str | None":
     return "".join(out)
 
 
-def response_keys(doc: dict) -> tuple:
+def response_keys(doc: "dict[str, object]") -> "tuple[str | None, str | None]":
     """The environment and cohort ids of a refused body, where it has them."""
     # environmentIdPath "/parameters/environment_id"
     value = doc.get("parameters")

@@ -67,6 +67,7 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("members")
     members = _runtime.required_array(value, 'memberArrayPath "/members"')
 
+    member_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.

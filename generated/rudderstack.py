@@ -64,6 +64,7 @@ def parse(doc: object) -> SyncRequest:
         value, 'removeMemberArrayPath "/listData/remove"'
     )
 
+    added_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.
@@ -84,6 +85,7 @@ def parse(doc: object) -> SyncRequest:
                 ),
             )
         added_ids[member_id] = None
+    removed_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.

@@ -74,6 +74,7 @@ def parse(doc: object) -> SyncRequest:
     value = value.get("members") if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/parameters/members"')
 
+    member_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.

@@ -74,6 +74,7 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("users")
     members = _runtime.required_array(value, 'memberArrayPath "/users"')
 
+    member_ids: dict[str, None]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers), when there are more than 8; the
     # exact loop takes the rest, member by member.
@@ -111,9 +112,9 @@ def parse(doc: object) -> SyncRequest:
 # requestBody.users}}{{#unless @first}}, {{/unless}}"{{key}}"{{/each}}],
 # {{#with requestBody.cohort}}"cohort": "{{name}} in {{../environmentKey}}",
 # {{/with}}"code": {{statusCode}} }
-def render_response(c0: dict, safe: bool) -> str:
+def render_response(c0: "dict[str, object]", safe: bool) -> str:
     """The response body for a context; safe JSON-escapes values (see _runtime)."""
-    out: list = []
+    out: list[str] = []
     emit = out.append
     emit('{"ok": ')
     # {{#if errorMessage}}
@@ -153,7 +154,7 @@ def render_response(c0: dict, safe: bool) -> str:
     return "".join(out)
 
 
-def response_keys(doc: dict) -> tuple:
+def response_keys(doc: "dict[str, object]") -> "tuple[str | None, str | None]":
     """The environment and cohort ids of a refused body, where it has them."""
     # environmentIdPath "/env"
     value = doc.get("env")

@@ -10,7 +10,7 @@ named in its comment.
 
 
 from . import _runtime
-from ._runtime import Cohorts, SyncRequest
+from ._runtime import Cohorts, SegmentChange, SyncRequest
 
 INTEGRATION_KEY = "pointer-escapes"
 
@@ -60,8 +60,12 @@ def parse(doc: object) -> SyncRequest:
     value = value.get("list") if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/data/list"')
 
-    request_ops = {}  # member id -> included, for the request's own cohort
-    cohorts = None  # the other cohorts, once a member names one
+    # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
+    request_ops: dict[str, bool] = (
+        {}
+    )  # member id -> included, for the request's own cohort
+    cohorts: Cohorts | None = None  # the other cohorts, once a member names one
+    changes: tuple[SegmentChange, ...]
     start = 0
     for index in range(start, len(members)):
         member = members[index]

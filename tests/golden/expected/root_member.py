@@ -57,6 +57,7 @@ def parse(doc: object) -> SyncRequest:
     value = doc.get("remove")
     removed_members = _runtime.optional_array(value, 'removeMemberArrayPath "/remove"')
 
+    added_ids: dict[str, None]
     added_ids, start = {}, 0
     for index in range(start, len(added_members)):
         member = added_members[index]
@@ -72,6 +73,7 @@ def parse(doc: object) -> SyncRequest:
                 ),
             )
         added_ids[member_id] = None
+    removed_ids: dict[str, None]
     removed_ids, start = {}, 0
     for index in range(start, len(removed_members)):
         member = removed_members[index]

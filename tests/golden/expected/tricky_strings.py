@@ -56,6 +56,7 @@ def parse(doc: object) -> SyncRequest:
     value = value.get('"""') if type(value) is dict else None
     members = _runtime.required_array(value, 'memberArrayPath "/\'\'\'/\\"\\"\\""')
 
+    ops: dict[str, bool]
     # C-level checks vouch for the members from the first on, as many as they can
     # (objects, ids non-empty strings or integers, memberships true or false), when
     # there are more than 8; the exact loop takes the rest, member by member.
