@@ -83,7 +83,8 @@ class BatchingWriter:
 
     apply_batch(jobs) sets each job's outcome: the request's ChangeResults, the exception
     that refused it (a StoreError for the caller, anything else a bug), or LATER for a job
-    it handed on, which is then answered by a later answer([job]).
+    it handed on, which is then answered by a later answer([job]). A backend with work of
+    its own to do on this thread between batches overrides _between_batches.
     """
 
     def __init__(
@@ -95,6 +96,7 @@ class BatchingWriter:
         self._inbox: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
         self._pending: deque[Job] = deque()
         self._closed = False
+        self.last_batch_done = time.monotonic()  # when the writer last answered a batch
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -125,10 +127,11 @@ class BatchingWriter:
             raise RuntimeError("the writer is closed")
         self._inbox.put(job)
 
-    def _receive(self, block: bool) -> bool:
-        """Move submissions to _pending (waiting for one when block); False once closed."""
+    def _receive(self, block: bool, timeout: Optional[float] = None) -> bool:
+        """Move submissions to _pending (waiting for one when block, up to timeout
+        seconds if not None); False once closed."""
         try:
-            job = self._inbox.get(block)
+            job = self._inbox.get(block, timeout)
             while True:
                 if job is None:
                     return False
@@ -137,15 +140,21 @@ class BatchingWriter:
         except queue.Empty:
             return True
 
-    def _take_batch(self) -> list[Job]:
-        """The head of the queue, and every later job that still fits the caps."""
+    def waiting(self) -> bool:
+        """Whether a request waits for the writer (or close does)."""
+        return bool(self._pending) or not self._inbox.empty()
+
+    def _take_batch(self, timeout: Optional[float] = None) -> Optional[list[Job]]:
+        """The head of the queue, and every later job that still fits the caps: [] when
+        none came within timeout seconds (None: wait for one), None once closed and
+        drained."""
         open_ = True
         if not self._pending:
-            open_ = self._receive(block=True)
-        if open_ and self._pending[0].loop is not None:
+            open_ = self._receive(block=True, timeout=timeout)
+        if open_ and self._pending and self._pending[0].loop is not None:
             open_ = self._gather(self._pending[0].loop)
         if not self._pending:
-            return []
+            return [] if open_ else None
         pending = self._pending
         head = pending.popleft()
         batch, members = [head], head.members
@@ -191,15 +200,31 @@ class BatchingWriter:
     def _started(self) -> None:
         """Called on the writer's thread before its first batch."""
 
+    def _between_batches(self) -> Optional[float]:
+        """The backend's own work on the writer's thread, called before each batch is
+        taken (SQLite: merging the SDKs' hash log). Returns how long the writer may wait
+        for a request before calling it again; None: until one comes."""
+        return None
+
+    def _stopping(self) -> None:
+        """Called on the writer's thread once closed, after the last batch."""
+
     def _run(self) -> None:
         try:
             self._started()
         except Exception:
             log.exception("the writer could not set itself up")
         while True:
-            batch = self._take_batch()
+            try:
+                wait = self._between_batches()
+            except Exception:  # a bug there must not stop the writes
+                log.exception("bug in the writer's work between batches")
+                wait = None
+            batch = self._take_batch(wait)
+            if batch is None:
+                break  # closed and drained
             if not batch:
-                return  # closed and drained
+                continue  # nothing came within `wait`: the work between batches is due
             metrics.observe_commit_batch(len(batch), sum(job.members for job in batch))
             try:
                 self._apply_batch(batch)
@@ -209,6 +234,11 @@ class BatchingWriter:
                     if job.outcome is None:
                         job.outcome = error
             self.answer([job for job in batch if job.outcome is not LATER])
+            self.last_batch_done = time.monotonic()
+        try:
+            self._stopping()
+        except Exception:
+            log.exception("bug in the writer's last work")
 
     @staticmethod
     def answer(batch: Sequence[Job]) -> None:
