@@ -17,13 +17,14 @@ a target of its own and add them up in the query (`sum by (integration) (...)`).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     gc_collector,
@@ -106,6 +107,24 @@ BATCH_MEMBERS = Histogram(
     buckets=(1, 10, 100, 1_000, 10_000, 20_000, 100_000, 1_000_000),
     registry=REGISTRY,
 )
+HASH_LOG_ROWS = Gauge(
+    "segment_sync_sqlite_hash_log_rows",
+    "SQLite: member hashes committed but not merged yet into the index LaunchDarkly's "
+    "SDKs read.",
+    registry=REGISTRY,
+)
+SDK_LAG = Gauge(
+    "segment_sync_sqlite_sdk_lag_seconds",
+    "SQLite: age of the oldest commit not merged yet into the SDKs' index (0: all "
+    "merged); the SDKs see members that much later.",
+    registry=REGISTRY,
+)
+MERGE_SECONDS = Histogram(
+    "segment_sync_sqlite_merge_duration_seconds",
+    "SQLite: one merge step of the hash log into the SDKs' index (it holds the writer).",
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -182,6 +201,17 @@ def observe_commit_batch(requests: int, members: int) -> None:
     """
     BATCH_REQUESTS.observe(requests)
     BATCH_MEMBERS.observe(members)
+
+
+def watch_hash_log(rows: Callable[[], float], lag: Callable[[], float]) -> None:
+    """The SQLite writer's hash log, read when /metrics is asked: rows and lag."""
+    HASH_LOG_ROWS.set_function(rows)
+    SDK_LAG.set_function(lag)
+
+
+def observe_merge(seconds: float) -> None:
+    """One merge step of the SQLite hash log."""
+    MERGE_SECONDS.observe(seconds)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -26,7 +26,10 @@ log = logging.getLogger("service.store")
 # The schema's versions, each upgrading the one before in place when a service opens it:
 # 1: the first.
 # 2: registry_generation and its triggers (the token caches of cache.py).
-# 3: member_hashes and store_metadata, read by LaunchDarkly's SDKs (segment_sync_sdk/).
+# 3: member_hashes and store_metadata, read by LaunchDarkly's SDKs (segment_sync_sdk/),
+#    and member_hash_log and member_hash_commits, from which member_hashes is merged
+#    (hashes.py). Never released before the log was added, so no version 4 for it: a
+#    file of 3 without the log gets its tables on open like any missing table.
 SCHEMA_VERSION = 3
 
 SCHEMA = """
@@ -94,17 +97,32 @@ CREATE TRIGGER IF NOT EXISTS environments_deleted AFTER DELETE ON environments
 BEGIN UPDATE registry_generation SET value = value + 1; END;
 -- The segments of a context, as LaunchDarkly's SDKs ask for them: by the sha256 of the
 -- context key (segment_sync_sdk/sqlite.py), one indexed lookup. A table of its own rather
--- than an index on members: each request writes it sorted by hash, as members are sorted
--- by key, so neither B-tree is filled at random (2.8x faster for a million members). Every
--- write of members writes it in the same transaction.
+-- than an index on members, and merged from member_hash_log rather than written by each
+-- request: a new hash lands on a random page of this B-tree, so the merges apply many
+-- at once, in hash order (hashes.py).
 CREATE TABLE IF NOT EXISTS member_hashes (
     context_hash BLOB NOT NULL,          -- sha256 of the context key, 32 bytes
     segment_id   INTEGER NOT NULL,
     PRIMARY KEY (context_hash, segment_id)
 ) WITHOUT ROWID;
--- One row: when this file was last known current (epoch ms), written by every commit of
--- syncs and every few seconds by a running service; the SDKs call the store stale when it
--- is old.
+-- What member_hashes does not hold yet: each request that writes members appends their
+-- hashes here in the same savepoint (rowids only grow: its pages fill one after another);
+-- the writer merges the oldest rows into member_hashes and deletes them.
+CREATE TABLE IF NOT EXISTS member_hash_log (
+    id           INTEGER PRIMARY KEY,
+    context_hash BLOB NOT NULL,
+    segment_id   INTEGER NOT NULL,
+    added        INTEGER NOT NULL        -- 1 added, 0 removed
+);
+-- One row per COMMIT that appended to the log: its last row, and when (epoch ms). A merge
+-- that takes a commit's rows whole may say the SDKs' index is current as of that time.
+CREATE TABLE IF NOT EXISTS member_hash_commits (
+    last_log_id  INTEGER PRIMARY KEY,
+    committed_at INTEGER NOT NULL
+);
+-- One row: the time (epoch ms) as of which member_hashes reflects every commit, set by
+-- the merges, and every few seconds by a running service while the log is empty; the
+-- SDKs call the store stale when it is old.
 CREATE TABLE IF NOT EXISTS store_metadata (
     id              INTEGER PRIMARY KEY CHECK (id = 1),
     synchronized_on INTEGER NOT NULL

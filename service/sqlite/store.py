@@ -10,7 +10,6 @@ from itertools import repeat
 from typing import Any, Optional
 
 from generated import SegmentChange, SyncRequest
-from segment_sync_sdk.layout import context_digest
 
 from ..heartbeat import SYNCHRONIZED_EVERY, Heartbeat
 from ..store import (
@@ -22,6 +21,7 @@ from ..store import (
     IntegrationConflict,
     Segment,
 )
+from . import hashes
 from .database import Database, now_ms
 
 log = logging.getLogger("service.store")
@@ -48,25 +48,19 @@ _REMOVE_MEMBERS = (
 _ADD_MEMBER = "INSERT OR IGNORE INTO members (segment_id, context_key) VALUES (?, ?)"
 _REMOVE_MEMBER = "DELETE FROM members WHERE segment_id = ? AND context_key = ?"
 _ROW_BY_ROW = {_ADD_MEMBERS: _ADD_MEMBER, _REMOVE_MEMBERS: _REMOVE_MEMBER}
-_ADD_HASH = (
-    "INSERT OR IGNORE INTO member_hashes (segment_id, context_hash) VALUES (?, ?)"
-)
-_REMOVE_HASH = "DELETE FROM member_hashes WHERE segment_id = ? AND context_hash = ?"
-_SYNCHRONIZED = (
-    "INSERT INTO store_metadata (id, synchronized_on) VALUES (1, ?) "
-    "ON CONFLICT (id) DO UPDATE SET synchronized_on = excluded.synchronized_on"
-)
 
 
 @dataclass
 class Batch:
     """What the requests of one write transaction share, so each costs fewer statements:
     the segment rows already read or created, and each segment's member-count change,
-    written once per segment by flush() just before the COMMIT, with the time the SDKs
-    read as the file's "synchronized on" (segment_sync_sdk/sqlite.py)."""
+    written once per segment by flush() just before the COMMIT, with the commit's entry
+    in member_hash_commits when its requests logged hashes for the SDKs (hashes.py)."""
 
     rows: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
     counts: dict[int, list[int]] = field(default_factory=dict)  # id -> [delta, now]
+    logged: int = 0  # rows the requests applied so far appended to member_hash_log
+    committed_at: Optional[int] = None  # epoch ms, set by flush when logged
 
     def flush(self, tx: sqlite3.Connection) -> None:
         tx.executemany(
@@ -78,7 +72,9 @@ class Batch:
             ],
         )
         self.counts.clear()
-        tx.execute(_SYNCHRONIZED, (now_ms(),))
+        if self.logged:
+            self.committed_at = now_ms()
+            hashes.record_commit(tx, self.committed_at)
 
 
 class SqliteSegmentStore:
@@ -93,11 +89,21 @@ class SqliteSegmentStore:
     def apply(
         self, environment: Environment, sync: SyncRequest, *, may_create: bool = True
     ) -> list[ChangeResult]:
+        """The request and a merge of the SDKs' hash log, in one transaction: for callers
+        without a writer (scripts, tests), who then see the request in member_hashes. A
+        serving service writes through sqlite/writer.py instead, which merges in bounded
+        steps between its batches."""
         with self.db.write() as tx:
             batch = Batch()
             results = self.apply_in(tx, batch, environment, sync, may_create=may_create)
             batch.flush(tx)
+            hashes.merge_step(tx, max_rows=None)
         return results
+
+    def merge_hash_log(self) -> None:
+        """Merge all of the SDKs' hash log now, in one transaction (hashes.py)."""
+        with self.db.write() as tx:
+            hashes.merge_step(tx, max_rows=None)
 
     def apply_in(
         self,
@@ -132,6 +138,7 @@ class SqliteSegmentStore:
         now = now_ms()
         rows: dict[tuple[str, str], tuple[int, str, str]] = {}
         counts: dict[int, int] = {}
+        logged = 0
         results = []
         for change in sync.changes:
             key = sync.segment_key(change)
@@ -141,12 +148,14 @@ class SqliteSegmentStore:
                 row = (segment_id, sync.context_kind, sync.integration_key)
                 rows[(environment.client_side_id, key)] = row
             added, removed = self._write_change(tx, row[0], key, change)
+            logged += hashes.append(tx, row[0], change.added, change.removed)
             if added or removed:
                 counts[row[0]] = counts.get(row[0], 0) + added - removed
             results.append(
                 ChangeResult(key, existing[change.cohort_id] is None, added, removed)
             )
         batch.rows.update(rows)
+        batch.logged += logged
         for segment_id, delta in counts.items():
             batch.counts.setdefault(segment_id, [0, now])
             batch.counts[segment_id][0] += delta
@@ -196,7 +205,6 @@ class SqliteSegmentStore:
         removed = _write_members(
             tx, _REMOVE_MEMBERS, segment_id, sorted(change.removed), key, "removed"
         )
-        _write_hashes(tx, segment_id, change)
         return added, removed
 
     @staticmethod
@@ -255,13 +263,14 @@ class SqliteSegmentStore:
         return None if row is None else _segment(row)
 
     def mark_synchronized(self) -> None:
-        """Tell the SDKs the file is current as of now (they report stale otherwise).
+        """Tell the SDKs the file is current as of now (they report stale otherwise),
+        if it is: when the hash log is empty. Else the merges move it (hashes.py).
 
         A short transaction of its own, on this thread's connection: it queues on the
         lock the group writer holds for each batch (sqlite/writer.py), never inside one.
         """
         with self.db.write() as tx:
-            tx.execute(_SYNCHRONIZED, (now_ms(),))
+            hashes.mark_synchronized(tx)
 
     def start_heartbeat(self, every: float = SYNCHRONIZED_EVERY) -> None:
         """Mark the file synchronized every few seconds until close (serve does)."""
@@ -370,20 +379,6 @@ def _write_chunk(
         rows = zip(repeat(segment_id), keys)
         return tx.executemany(_ROW_BY_ROW[sql], rows).rowcount
     return tx.execute(sql, (segment_id, text)).rowcount
-
-
-def _write_hashes(
-    tx: sqlite3.Connection, segment_id: int, change: SegmentChange
-) -> None:
-    """member_hashes as members: the hashes of added keys in, of removed keys out.
-
-    Every added key, not only the new ones: a replay repairs what the SDKs read. Sorted by
-    hash, so that the B-tree fills page by page.
-    """
-    for sql, keys in ((_ADD_HASH, change.added), (_REMOVE_HASH, change.removed)):
-        if keys:
-            digests = sorted(map(context_digest, keys))
-            tx.executemany(sql, zip(repeat(segment_id), digests))
 
 
 def _segment_id(

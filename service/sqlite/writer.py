@@ -15,6 +15,23 @@ Checkpoints (copying the WAL back into the database file, with its own fsync) ru
 thread of their own, every CHECKPOINT_SECONDS, instead of inside whichever COMMIT
 crosses SQLite's 1000-page mark: that COMMIT, and every request of its batch, would
 otherwise wait for them.
+
+Between batches the writer merges the SDKs' hash log into member_hashes (hashes.py), a
+step of at most MERGE_ROWS rows per transaction, when one is due:
+
+- the writer has had no request for MERGE_IDLE seconds: steps one after another until
+  the log is empty, each followed by any request that came meanwhile;
+- MERGE_EVERY seconds have passed since the last step, even while requests keep coming:
+  so the SDKs lag a steady load by about that much, as long as a step a second keeps up
+  with it (about MERGE_ROWS members a second);
+- the oldest commit not merged is more than MAX_LAG seconds old: then a step after every
+  batch until it is not, so a load the steps cannot keep up with slows down the syncs
+  rather than leave the SDKs further and further behind (and stale, past their
+  `stale_after`, 120 s by default).
+
+A service started on a file whose log holds rows (from a run that stopped before merging
+them) merges them at once, as any idle writer does. Closing merges what is left for up to
+CLOSE_MERGE_SECONDS; the rest waits for the next start.
 """
 
 from __future__ import annotations
@@ -22,16 +39,28 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
+from typing import Optional
 
+from .. import metrics
 from ..store import StoreError, StoreUnavailable
 from ..writer import BatchingWriter, Job
-from .database import store_error
+from . import hashes
+from .database import now_ms, store_error
+from .hashes import Pending
 from .store import Batch, SqliteSegmentStore
 
 log = logging.getLogger("service.writer")
 
 CHECKPOINT_SECONDS = 0.5
+MERGE_IDLE = 0.05  # seconds without a request after which the writer merges the log
+MERGE_EVERY = 1.0  # seconds: a merge step at least this often while the log holds rows
+MAX_LAG = 30.0  # seconds: merges come before syncs while the SDKs are this far behind
+CLOSE_MERGE_SECONDS = 5.0
+# a log this long when a step begins earns a progress line, and so does every tenth
+# step after it, so that an operator sees a large backlog shrink
+PROGRESS_ROWS = 200_000
 
 
 class BatchAborted(Exception):
@@ -41,10 +70,25 @@ class BatchAborted(Exception):
 class GroupWriter(BatchingWriter):
     """The SQLite store's writer: batches of syncs, one transaction and one commit each."""
 
-    def __init__(self, store: SqliteSegmentStore) -> None:
+    def __init__(
+        self,
+        store: SqliteSegmentStore,
+        *,
+        merge_rows: int = hashes.MERGE_ROWS,
+        merge_idle: Optional[float] = MERGE_IDLE,
+        merge_every: Optional[float] = MERGE_EVERY,
+    ) -> None:
+        """merge_idle, merge_every None: no merge for that reason (tests)."""
         self.store = store
         self.db = store.db
         self._stop = threading.Event()
+        self.merge_rows = merge_rows
+        self.merge_idle = merge_idle
+        self.merge_every = merge_every
+        self._log = Pending(0, None)  # what the hash log holds, as the writer knows it
+        self._last_step = time.monotonic()
+        self._steps = 0
+        self._merge_failing = False
         super().__init__(self._apply_batch, name="sqlite-writer")
         self._checkpointer = threading.Thread(
             target=self._checkpoint_now_and_then, name="sqlite-checkpoint", daemon=True
@@ -53,7 +97,90 @@ class GroupWriter(BatchingWriter):
 
     def _started(self) -> None:
         # this thread's connection never checkpoints: _checkpoint_now_and_then does
-        self.db.connection().execute("PRAGMA wal_autocheckpoint = 0")
+        conn = self.db.connection()
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        metrics.watch_hash_log(lambda: self._log.rows, self.sdk_lag)
+        self._log = hashes.pending(conn)
+        if self._log.rows:
+            log.info(
+                "the SDKs' hash log holds %d rows not merged yet (the last run stopped "
+                "before merging them): merging them now",
+                self._log.rows,
+            )
+
+    def sdk_lag(self) -> float:
+        """Seconds since the oldest commit the SDKs' index does not reflect yet; 0."""
+        oldest = self._log.oldest_committed_at
+        return 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000)
+
+    # --- merging the SDKs' hash log between batches
+
+    def _between_batches(self) -> Optional[float]:
+        """Merge steps while one is due; the seconds until the next one is."""
+        while self._log.rows:
+            wait = self._merge_due_in()
+            if wait is None or wait > 0:
+                return wait
+            self._merge_step()
+            if self.waiting():
+                return 0  # the requests that came meanwhile first
+        return None
+
+    def _merge_due_in(self) -> Optional[float]:
+        """Seconds until a merge step is due (0: now); None: not before a request."""
+        now = time.monotonic()
+        every = None if self.merge_every is None else self._last_step + self.merge_every
+        if self._merge_failing:  # not step after step against a full disk
+            return None if every is None else max(0.0, every - now)
+        if every is not None and self.sdk_lag() > MAX_LAG:
+            return 0.0
+        idle = None
+        if self.merge_idle is not None and not self.waiting():
+            idle = self.last_batch_done + self.merge_idle
+        due = [moment for moment in (every, idle) if moment is not None]
+        return max(0.0, min(due) - now) if due else None
+
+    def _merge_step(self) -> Optional[hashes.Step]:
+        """One step in a transaction of its own; None when it failed or had nothing."""
+        if self._log.rows >= PROGRESS_ROWS and self._steps % 10 == 0:
+            log.info(
+                "merging the SDKs' hash log: %d rows to go, %.1f s behind",
+                self._log.rows,
+                self.sdk_lag(),
+            )
+        started = time.monotonic()
+        try:
+            with self.db.write() as tx:
+                step = hashes.merge_step(tx, self.merge_rows)
+        except Exception as error:  # StoreUnavailable, or a bug: rolled back, retried
+            if not self._merge_failing:
+                log.warning("merging the SDKs' hash log failed (retried): %s", error)
+            self._merge_failing = True
+            self._last_step = time.monotonic()
+            return None
+        self._last_step = time.monotonic()
+        metrics.observe_merge(self._last_step - started)
+        if self._merge_failing:
+            log.info("merging the SDKs' hash log works again")
+        self._merge_failing = False
+        self._steps += 1
+        self._log = Pending(0, None) if step is None else step.left
+        if step is not None and not self._log.rows and self._steps > 10:
+            log.info("the SDKs' hash log is merged (%d steps)", self._steps)
+        if not self._log.rows:
+            self._steps = 0
+        return step
+
+    def _stopping(self) -> None:
+        deadline = time.monotonic() + CLOSE_MERGE_SECONDS
+        while self._log.rows and time.monotonic() < deadline:
+            if self._merge_step() is None:
+                return
+        if self._log.rows:
+            log.info(
+                "%d rows of the SDKs' hash log are left to merge at the next start",
+                self._log.rows,
+            )
 
     def _checkpoint_now_and_then(self) -> None:
         while not self._stop.wait(CHECKPOINT_SECONDS):
@@ -86,6 +213,11 @@ class GroupWriter(BatchingWriter):
                     str(unavailable or f"segment store unavailable: {error}")
                 )
             return
+        if shared.logged:
+            rows = self._log.rows + shared.logged
+            self._log = Pending(
+                rows, self._log.oldest_committed_at or shared.committed_at
+            )
 
     def _apply_one(self, tx: sqlite3.Connection, shared: Batch, job: Job) -> object:
         """One request in its savepoint: its results, or what refused it (rolled back)."""

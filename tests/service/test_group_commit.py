@@ -35,11 +35,31 @@ from .test_store_contract import ENV, change, members, sync
 
 
 def hashes_agree_with_members(store) -> bool:
-    """member_hashes holds the hash of every member row and nothing else (SDKs read it)."""
+    """Once the hash log is merged, member_hashes holds the hash of every member row and
+    nothing else (SDKs read it)."""
+    store.merge_hash_log()
     with sqlite3.connect(store.db.path) as conn:
         rows = conn.execute("SELECT segment_id, context_key FROM members").fetchall()
         hashes = conn.execute("SELECT segment_id, context_hash FROM member_hashes")
         return set(hashes) == {(id_, context_digest(key)) for id_, key in rows}
+
+
+def logged(store) -> list[tuple[int, bytes, int]]:
+    """The hash log, oldest first: (segment id, hash, 1 added or 0 removed)."""
+    with sqlite3.connect(store.db.path) as conn:
+        return conn.execute(
+            "SELECT segment_id, context_hash, added FROM member_hash_log ORDER BY id"
+        ).fetchall()
+
+
+def log_of(store, key: str, added=(), removed=()) -> list[tuple[int, bytes, int]]:
+    """The log rows one change of segment `key` appends: its hashes in hash order."""
+    segment_id = store.get_segment(ENV, key).generation
+    return [
+        (segment_id, digest, flag)
+        for keys, flag in ((added, 1), (removed, 0))
+        for digest in sorted(map(context_digest, keys))
+    ]
 
 
 def synchronized_on(store) -> int:
@@ -48,11 +68,12 @@ def synchronized_on(store) -> int:
 
 
 class RecordingGroupWriter(GroupWriter):
-    """GroupWriter noting the requests of each batch (by their first cohort id)."""
+    """GroupWriter noting the requests of each batch (by their first cohort id). It
+    merges the hash log only when told (store.merge_hash_log), so that tests see it."""
 
     def __init__(self, store) -> None:
         self.batches: list[list[str]] = []
-        super().__init__(store)
+        super().__init__(store, merge_idle=None, merge_every=None)
 
     def _apply_batch(self, batch) -> None:
         self.batches.append([job.sync.changes[0].cohort_id for job in batch])
@@ -124,6 +145,10 @@ def test_refused_requests_leave_no_trace_and_their_batch_mates_land(sqlite_pair)
     assert store.get_segment(ENV, "amplitude-second") is None
     assert store.get_segment(ENV, "amplitude-third") is None
     assert members(store, "a-b-c") == ["h1"]
+    # the SDKs' log holds the landed requests' hashes, in order, and nothing else
+    assert logged(store) == log_of(store, "amplitude-first", ["u1", "u2"]) + log_of(
+        store, "amplitude-first", ["u7"], ["u1"]
+    )
     assert hashes_agree_with_members(store)
 
 
@@ -154,7 +179,11 @@ def test_a_statement_failing_inside_a_batch_fails_only_its_request(sqlite_pair):
     assert members(store, "amplitude-kept-2") == ["k2"]
     assert store.get_segment(ENV, "amplitude-broken") is None  # rolled back whole
     assert store.get_segment(ENV, "amplitude-written") is None
-    assert hashes_agree_with_members(store)  # the hashes of "written" rolled back too
+    # the hashes of "written", logged before "broken" failed, rolled back too
+    assert logged(store) == log_of(store, "amplitude-kept-1", ["k1"]) + log_of(
+        store, "amplitude-kept-2", ["k2"]
+    )
+    assert hashes_agree_with_members(store)
 
 
 class ForeignKeysWriter(RecordingGroupWriter):
@@ -195,6 +224,7 @@ def test_a_failed_commit_is_a_503_for_every_request_and_applies_none(tmp_path):
         assert members(store, "amplitude-before") == ["u0"]
         assert store.get_segment(ENV, "amplitude-other") is None
         assert store.get_segment(ENV, "amplitude-third") is None
+        assert logged(store) == []  # the SDKs will never see a hash of them either
         assert hashes_agree_with_members(store)
         assert synchronized_on(store) == committed_on  # the SDKs see no new commit
         # and the writer goes on: the next batch commits
@@ -243,11 +273,14 @@ def test_one_commit_for_many_requests(tmp_path):
         run(all_at_once(writer, *requests))
         assert writer.batches == [["many"] * 50]
         assert store.get_segment(ENV, "amplitude-many").member_count == 50
-        assert hashes_agree_with_members(store)
-        # "synchronized on", for the SDKs: written once, by the COMMIT's transaction
+        # the SDKs' hash log: one row per member, and the commit noted once; "synchronized
+        # on" is the merge's to move, never the batch's
         commits = [s for s in writer.statements if s == "COMMIT"]
+        noted = [s for s in writer.statements if "member_hash_commits" in s]
         marks = [s for s in writer.statements if "store_metadata" in s]
-        assert (len(commits), len(marks)) == (1, 1)
+        assert (len(commits), len(noted), len(marks)) == (1, 1, 0)
+        assert len(logged(store)) == 50
+        assert hashes_agree_with_members(store)
     finally:
         writer.close()
         store.close()

@@ -1,0 +1,189 @@
+"""member_hashes, the SDKs' index, kept from a log: requests append to it, merges apply it.
+
+LaunchDarkly's SDKs ask a Big Segment store for the segments of a context hash, and
+segment_sync_sdk/sqlite.py answers from member_hashes, keyed by that hash. Written by each
+request, that B-tree is what made small syncs slow: every new hash lands on a random
+page, so a commit of 100 new members wrote about 105 pages to the WAL where the members
+themselves took 4. So:
+
+- A request appends one row per member to member_hash_log, (hash, segment, added or
+  removed), inside its own savepoint: its rowids increase, so its pages fill one after
+  another (about one page per 100 members), and a request refused, failing or whose
+  COMMIT fails leaves no row. A large request appends its rows in hash order, so that
+  the steps merging it below each cover one range of hashes (pages side by side,
+  instead of the whole B-tree at every step). Each COMMIT that appended rows records
+  its last rowid and its time in member_hash_commits.
+- merge_step() applies the oldest rows to member_hashes: at most MERGE_ROWS, ending at
+  the last row of a commit whenever one fits (so the SDKs see a group commit whole, and
+  a request of more than MERGE_ROWS members in steps), the last operation per (hash,
+  segment) winning, in hash order; deletes those rows and their commits; and moves
+  store_metadata.synchronized_on: to now when the log is left empty, else to the time of
+  the newest commit it merged whole. All in the caller's one transaction, so a crash
+  mid-merge rolls it back and the next merge does it again; applying a prefix of the
+  log twice gives what applying it once does.
+- The group writer (writer.py) merges between its batches; SqliteSegmentStore.apply,
+  for callers without a writer (scripts, tests), merges the whole log in the request's
+  own transaction, as the hashes were written before the log.
+
+So "synchronized on" never runs ahead of member_hashes: every commit made up to that
+time is merged. While the log holds rows, nothing else moves it (the heartbeat says
+"now" only over an empty log).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Optional
+
+from segment_sync_sdk.layout import context_digest
+
+from .database import now_ms
+
+# Rows of the log one merge step applies at most: its transaction holds the writer for
+# about 0.2 s when the rows are spread over a million-hash index, each hash its own page.
+MERGE_ROWS = 20_000
+
+_DIGEST = 32  # bytes of a sha256
+
+# A request's rows in one statement: its digests go in as one blob, cut by a counter
+# (sqlite 3.40 has neither unhex nor generate_series). One statement instead of
+# executemany's one step per row (each of which takes the GIL back): about 6x faster.
+_APPEND = (
+    "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?) "
+    "INSERT INTO member_hash_log (context_hash, segment_id, added) "
+    "SELECT substr(?, i * 32 + 1, 32), ?, ? FROM n"
+)
+_RECORD_COMMIT = (
+    "INSERT INTO member_hash_commits (last_log_id, committed_at) "
+    "SELECT MAX(id), ? FROM member_hash_log WHERE true HAVING MAX(id) IS NOT NULL "
+    "ON CONFLICT (last_log_id) DO UPDATE SET committed_at = excluded.committed_at"
+)
+# The last operation per (hash, segment) among the rows up to ?1: with one MAX(),
+# SQLite takes the bare columns (added) from the row holding the maximum. The GROUP BY's
+# sorter hands the rows over in hash order, as the B-tree fills best.
+_LAST_OPERATIONS = (
+    "SELECT context_hash, segment_id, added, MAX(id) FROM member_hash_log "
+    "WHERE id <= ?1 GROUP BY context_hash, segment_id"
+)
+_MERGE_ADDED = (
+    "INSERT OR IGNORE INTO member_hashes (context_hash, segment_id) "
+    f"SELECT context_hash, segment_id FROM ({_LAST_OPERATIONS}) WHERE added"
+)
+_MERGE_REMOVED = (
+    "DELETE FROM member_hashes WHERE (context_hash, segment_id) IN ("
+    f"SELECT context_hash, segment_id FROM ({_LAST_OPERATIONS}) WHERE NOT added)"
+)
+_ANY_REMOVED = "SELECT 1 FROM member_hash_log WHERE id <= ? AND NOT added LIMIT 1"
+# Never backwards: a clock set back must not make an older claim look newer.
+_SYNCHRONIZED = (
+    "INSERT INTO store_metadata (id, synchronized_on) VALUES (1, ?) "
+    "ON CONFLICT (id) DO UPDATE SET "
+    "synchronized_on = MAX(synchronized_on, excluded.synchronized_on)"
+)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """What the log holds: rows not merged yet, and when the oldest of them committed."""
+
+    rows: int
+    oldest_committed_at: Optional[int]  # epoch ms; None when the log is empty
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one merge step did."""
+
+    merged: int  # log rows applied (before keeping the last one per hash and segment)
+    last_id: int  # the log's rowid it merged up to
+    left: Pending  # what the log holds after it
+
+
+def append(
+    tx: sqlite3.Connection,
+    segment_id: int,
+    added: Iterable[str],
+    removed: Iterable[str],
+) -> int:
+    """Log the hashes of a change's added, then removed keys; the rows appended.
+
+    Every added key, not only the new members: a replay repairs what the SDKs read.
+    Added first, as members are written, so a key in both ends removed.
+    """
+    rows = 0
+    for keys, was_added in ((added, 1), (removed, 0)):
+        digests = sorted(map(context_digest, keys))
+        if digests:
+            tx.execute(
+                _APPEND, (len(digests), b"".join(digests), segment_id, was_added)
+            )
+            rows += len(digests)
+    return rows
+
+
+def record_commit(tx: sqlite3.Connection, committed_at: int) -> None:
+    """Note that the transaction about to commit ends at the log's last row (call it
+    last, in the transaction of a batch that appended rows)."""
+    tx.execute(_RECORD_COMMIT, (committed_at,))
+
+
+def pending(conn: sqlite3.Connection) -> Pending:
+    """The log's rows (rowids are consecutive: appended at the end, merged from the
+    start) and the time of its oldest commit."""
+    # two statements: MIN or MAX alone is one descent of the B-tree, both at once a scan
+    first = conn.execute("SELECT MIN(id) FROM member_hash_log").fetchone()[0]
+    if first is None:
+        return Pending(0, None)
+    last = conn.execute("SELECT MAX(id) FROM member_hash_log").fetchone()[0]
+    oldest = conn.execute(
+        "SELECT committed_at FROM member_hash_commits WHERE last_log_id >= ? "
+        "ORDER BY last_log_id LIMIT 1",
+        (first,),
+    ).fetchone()
+    return Pending(last - first + 1, None if oldest is None else oldest[0])
+
+
+def merge_step(
+    tx: sqlite3.Connection, max_rows: Optional[int] = MERGE_ROWS
+) -> Optional[Step]:
+    """Merge the oldest rows of the log (max_rows None: all of it), in the caller's
+    write transaction; None when the log is empty."""
+    first = tx.execute("SELECT MIN(id) FROM member_hash_log").fetchone()[0]
+    if first is None:
+        return None
+    if max_rows is None:
+        limit = tx.execute("SELECT MAX(id) FROM member_hash_log").fetchone()[0]
+    else:
+        limit = first + max_rows - 1
+    whole = tx.execute(
+        "SELECT last_log_id, committed_at FROM member_hash_commits "
+        "WHERE last_log_id <= ? ORDER BY last_log_id DESC LIMIT 1",
+        (limit,),
+    ).fetchone()
+    # end at a commit's last row when one fits; else inside the first commit, a request
+    # of more than max_rows members, merged over several steps
+    last_id, committed_at = whole if whole is not None else (limit, None)
+    tx.execute(_MERGE_ADDED, (last_id,))
+    if tx.execute(_ANY_REMOVED, (last_id,)).fetchone() is not None:
+        tx.execute(_MERGE_REMOVED, (last_id,))
+    merged = tx.execute("DELETE FROM member_hash_log WHERE id <= ?", (last_id,))
+    tx.execute("DELETE FROM member_hash_commits WHERE last_log_id <= ?", (last_id,))
+    left = pending(tx)
+    if left.rows == 0:
+        # every commit up to this transaction's is merged: current as of now
+        tx.execute("DELETE FROM member_hash_commits")  # none is left to refer to
+        tx.execute(_SYNCHRONIZED, (now_ms(),))
+    elif committed_at is not None:
+        tx.execute(_SYNCHRONIZED, (committed_at,))
+    return Step(merged.rowcount, last_id, left)
+
+
+def mark_synchronized(tx: sqlite3.Connection) -> bool:
+    """Set "synchronized on" to now if the log is empty (the index is current); else
+    leave it to the merges. Whether it was set."""
+    if tx.execute("SELECT 1 FROM member_hash_log LIMIT 1").fetchone() is not None:
+        return False
+    tx.execute(_SYNCHRONIZED, (now_ms(),))
+    return True
