@@ -13,10 +13,12 @@ themselves took 4. So:
   the steps merging it below each cover one range of hashes (pages side by side,
   instead of the whole B-tree at every step). Each COMMIT that appended rows records
   its last rowid and its time in member_hash_commits.
-- merge_step() applies the oldest rows to member_hashes: at most MERGE_ROWS, ending at
-  the last row of a commit whenever one fits (so the SDKs see a group commit whole, and
-  a request of more than MERGE_ROWS members in steps), the last operation per (hash,
-  segment) winning, in hash order; deletes those rows and their commits; and moves
+- merge_step() applies the oldest rows to member_hashes: whole commits only, as many as
+  fit in MERGE_ROWS rows, and at least one (a request of more than MERGE_ROWS members is
+  alone in its commit, whose merge then takes about as long as the request's own
+  transaction did), so that the SDKs see a group commit, and so every request, whole or
+  not at all; the last operation per (hash, segment) winning, in hash order; deletes
+  those rows and their commits; and moves
   store_metadata.synchronized_on: to now when the log is left empty, else to the time of
   the newest commit it merged whole. All in the caller's one transaction, so a crash
   mid-merge rolls it back and the next merge does it again; applying a prefix of the
@@ -74,6 +76,14 @@ _MERGE_ADDED = (
 _MERGE_REMOVED = (
     "DELETE FROM member_hashes WHERE (context_hash, segment_id) IN ("
     f"SELECT context_hash, segment_id FROM ({_LAST_OPERATIONS}) WHERE NOT added)"
+)
+_NEWEST_COMMIT_UP_TO = (
+    "SELECT last_log_id, committed_at FROM member_hash_commits "
+    "WHERE last_log_id <= ? ORDER BY last_log_id DESC LIMIT 1"
+)
+_OLDEST_COMMIT_FROM = (
+    "SELECT last_log_id, committed_at FROM member_hash_commits "
+    "WHERE last_log_id >= ? ORDER BY last_log_id LIMIT 1"
 )
 _ANY_REMOVED = "SELECT 1 FROM member_hash_log WHERE id <= ? AND NOT added LIMIT 1"
 # Never backwards: a clock set back must not make an older claim look newer.
@@ -157,14 +167,16 @@ def merge_step(
         limit = tx.execute("SELECT MAX(id) FROM member_hash_log").fetchone()[0]
     else:
         limit = first + max_rows - 1
-    whole = tx.execute(
-        "SELECT last_log_id, committed_at FROM member_hash_commits "
-        "WHERE last_log_id <= ? ORDER BY last_log_id DESC LIMIT 1",
-        (limit,),
-    ).fetchone()
-    # end at a commit's last row when one fits; else inside the first commit, a request
-    # of more than max_rows members, merged over several steps
-    last_id, committed_at = whole if whole is not None else (limit, None)
+    # end at the last row of the newest commit that fits whole; when even the oldest
+    # does not (a request of more than max_rows members, applied alone), that commit
+    # whole all the same: the SDKs never see half of a commit
+    whole = (
+        tx.execute(_NEWEST_COMMIT_UP_TO, (limit,)).fetchone()
+        or tx.execute(_OLDEST_COMMIT_FROM, (first,)).fetchone()
+    )
+    if whole is None:  # rows no commit noted: cannot happen; merge them, claim nothing
+        whole = (tx.execute("SELECT MAX(id) FROM member_hash_log").fetchone()[0], None)
+    last_id, committed_at = whole
     tx.execute(_MERGE_ADDED, (last_id,))
     if tx.execute(_ANY_REMOVED, (last_id,)).fetchone() is not None:
         tx.execute(_MERGE_REMOVED, (last_id,))
