@@ -119,6 +119,11 @@ SDK_LAG = Gauge(
     "merged); the SDKs see members that much later.",
     registry=REGISTRY,
 )
+MERGED_ROWS = Counter(
+    "segment_sync_sqlite_hash_log_merged_rows",
+    "SQLite: rows of the hash log merged into the SDKs' index.",
+    registry=REGISTRY,
+)
 MERGE_SECONDS = Histogram(
     "segment_sync_sqlite_merge_duration_seconds",
     "SQLite: one merge step of the hash log into the SDKs' index (it holds the writer).",
@@ -209,9 +214,10 @@ def watch_hash_log(rows: Callable[[], float], lag: Callable[[], float]) -> None:
     SDK_LAG.set_function(lag)
 
 
-def observe_merge(seconds: float) -> None:
-    """One merge step of the SQLite hash log."""
+def observe_merge(seconds: float, rows: int) -> None:
+    """One merge step of the SQLite hash log, and the log rows it merged."""
     MERGE_SECONDS.observe(seconds)
+    MERGED_ROWS.inc(rows)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -16,22 +16,22 @@ thread of their own, every CHECKPOINT_SECONDS, instead of inside whichever COMMI
 crosses SQLite's 1000-page mark: that COMMIT, and every request of its batch, would
 otherwise wait for them.
 
-Between batches the writer merges the SDKs' hash log into member_hashes (hashes.py), a
-step of at most MERGE_ROWS rows per transaction, when one is due:
+Between batches the writer merges the SDKs' hash log into member_hashes (hashes.py), in
+steps of whole commits and at most MERGE_ROWS rows (but for a single larger request),
+each its own transaction. Steps are due, one after another until none is, whenever:
 
-- the writer has had no request for MERGE_IDLE seconds: steps one after another until
-  the log is empty, each followed by any request that came meanwhile;
-- MERGE_EVERY seconds have passed since the last step, even while requests keep coming:
-  so the SDKs lag a steady load by about that much, as long as a step a second keeps up
-  with it (about MERGE_ROWS members a second);
-- the oldest commit not merged is more than MAX_LAG seconds old: then a step after every
-  batch until it is not, so a load the steps cannot keep up with slows down the syncs
-  rather than leave the SDKs further and further behind (and stale, past their
-  `stale_after`, 120 s by default).
+- the oldest commit not merged is MERGE_EVERY seconds old: so under a steady load the
+  SDKs see a sync about a second after its 204, and "synchronized on" lags by as much;
+- the log holds MERGE_ROWS rows or more: a full step's worth, merged at once, since
+  larger steps cost fewer page writes per row (each touches pages of member_hashes
+  spread over the whole B-tree);
+- no request has come for MERGE_IDLE seconds: an idle writer catches up at once.
 
-A service started on a file whose log holds rows (from a run that stopped before merging
-them) merges them at once, as any idle writer does. Closing merges what is left for up to
-CLOSE_MERGE_SECONDS; the rest waits for the next start.
+Requests that came during a step are taken before the next step, so a backlog holds no
+sync for longer than one step. A service started on a file whose log holds rows (a run
+killed before merging them) merges them as soon as it starts, as an idle writer does.
+Closing merges what is left for up to CLOSE_MERGE_SECONDS; the rest waits for the next
+start.
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ from .store import Batch, SqliteSegmentStore
 log = logging.getLogger("service.writer")
 
 CHECKPOINT_SECONDS = 0.5
+MERGE_EVERY = 1.0  # seconds: the most the SDKs lag a commit while merges keep up
 MERGE_IDLE = 0.05  # seconds without a request after which the writer merges the log
-MERGE_EVERY = 1.0  # seconds: a merge step at least this often while the log holds rows
-MAX_LAG = 30.0  # seconds: merges come before syncs while the SDKs are this far behind
+MERGE_RETRY = 1.0  # seconds between attempts while merging fails (a full disk, a lock)
 CLOSE_MERGE_SECONDS = 5.0
 # a log this long when a step begins earns a progress line, and so does every tenth
 # step after it, so that an operator sees a large backlog shrink
@@ -75,19 +75,22 @@ class GroupWriter(BatchingWriter):
         store: SqliteSegmentStore,
         *,
         merge_rows: int = hashes.MERGE_ROWS,
-        merge_idle: Optional[float] = MERGE_IDLE,
         merge_every: Optional[float] = MERGE_EVERY,
+        merge_idle: Optional[float] = MERGE_IDLE,
+        merge_backlog: Optional[int] = hashes.MERGE_ROWS,
     ) -> None:
-        """merge_idle, merge_every None: no merge for that reason (tests)."""
+        """merge_every, merge_idle, merge_backlog None: never merge for that reason
+        (tests merge when they say so, or at close)."""
         self.store = store
         self.db = store.db
         self._stop = threading.Event()
         self.merge_rows = merge_rows
-        self.merge_idle = merge_idle
         self.merge_every = merge_every
+        self.merge_idle = merge_idle
+        self.merge_backlog = merge_backlog
         self._log = Pending(0, None)  # what the hash log holds, as the writer knows it
-        self._last_step = time.monotonic()
-        self._steps = 0
+        self._last_failure = 0.0  # monotonic time of the last failed step
+        self._steps = 0  # steps since the log was last empty
         self._merge_failing = False
         super().__init__(self._apply_batch, name="sqlite-writer")
         self._checkpointer = threading.Thread(
@@ -129,16 +132,16 @@ class GroupWriter(BatchingWriter):
     def _merge_due_in(self) -> Optional[float]:
         """Seconds until a merge step is due (0: now); None: not before a request."""
         now = time.monotonic()
-        every = None if self.merge_every is None else self._last_step + self.merge_every
         if self._merge_failing:  # not step after step against a full disk
-            return None if every is None else max(0.0, every - now)
-        if every is not None and self.sdk_lag() > MAX_LAG:
+            return max(0.0, self._last_failure + MERGE_RETRY - now)
+        if self.merge_backlog is not None and self._log.rows >= self.merge_backlog:
             return 0.0
-        idle = None
+        due = []
+        if self.merge_every is not None:
+            due.append(max(0.0, self.merge_every - self.sdk_lag()))
         if self.merge_idle is not None and not self.waiting():
-            idle = self.last_batch_done + self.merge_idle
-        due = [moment for moment in (every, idle) if moment is not None]
-        return max(0.0, min(due) - now) if due else None
+            due.append(max(0.0, self.last_batch_done + self.merge_idle - now))
+        return min(due) if due else None
 
     def _merge_step(self) -> Optional[hashes.Step]:
         """One step in a transaction of its own; None when it failed or had nothing."""
@@ -156,10 +159,11 @@ class GroupWriter(BatchingWriter):
             if not self._merge_failing:
                 log.warning("merging the SDKs' hash log failed (retried): %s", error)
             self._merge_failing = True
-            self._last_step = time.monotonic()
+            self._last_failure = time.monotonic()
             return None
-        self._last_step = time.monotonic()
-        metrics.observe_merge(self._last_step - started)
+        metrics.observe_merge(
+            time.monotonic() - started, 0 if step is None else step.merged
+        )
         if self._merge_failing:
             log.info("merging the SDKs' hash log works again")
         self._merge_failing = False
@@ -175,7 +179,7 @@ class GroupWriter(BatchingWriter):
         deadline = time.monotonic() + CLOSE_MERGE_SECONDS
         while self._log.rows and time.monotonic() < deadline:
             if self._merge_step() is None:
-                return
+                break
         if self._log.rows:
             log.info(
                 "%d rows of the SDKs' hash log are left to merge at the next start",
