@@ -1,6 +1,7 @@
 """Requests per second of the service on SQLite and on Redis against a bare uvicorn app.
 
     ./dev run python -m bench.load [--seconds 5] [--rounds 3] [--connections 8]
+                                   [--no-redis] [--baseline DIR]
 
 Starts three servers on loopback and keeps them all running: the service on a fresh
 SQLite file, the service on a fresh redis-server (scripts/redis-server.sh), and a bare
@@ -10,6 +11,12 @@ members) for SECONDS, from `wrk` with CONNECTIONS keep-alive connections on one 
 every request adds new members, so every request of the service writes and commits.
 Alternating in one run makes a drift of the machine hit every contender alike.
 
+`--baseline DIR` adds a fourth contender: the SQLite service of another checkout of this
+repository (its code, this venv), to measure a change before and after in one run:
+
+    mkdir /tmp/base && git archive main | tar -x -C /tmp/base
+    ./dev run python -m bench.load --no-redis --baseline /tmp/base
+
 wrk is a small C client: a Python client would need a core of its own to keep up with
 the bare app, and this machine has two for the server and the client together. When it
 is missing, this script installs Debian's `wrk` with apt where it runs as root (it is
@@ -17,7 +24,8 @@ not needed by any test).
 
 Prints, per case: requests/s (all rounds), p50 and p99 (medians over rounds), the ratio
 to the bare app, the answers that were not 204, and whether every acknowledged member
-is in the store. Never fails on a figure.
+is in the store; for SQLite, how long after the last run the SDKs' index (member_hashes)
+held every member (the hash log merged: sqlite/hashes.py). Never fails on a figure.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -50,15 +59,16 @@ class ServiceProcess:
     lines and stall the server mid-benchmark.
     """
 
-    def __init__(self, *args: str, greets: bool = True) -> None:
+    def __init__(self, *args: str, greets: bool = True, checkout: Path = ROOT) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="bench-service-"))
         self.db = self.folder / "segments.db"
+        self.on_sqlite = "--store" not in args
         self.stdout = open(self.folder / "stdout.txt", "w+")  # noqa: SIM115
         self.stderr = open(self.folder / "stderr.txt", "w+")  # noqa: SIM115
         self.process = subprocess.Popen(
             [sys.executable, "-m", "service", "serve", "--db", str(self.db),
              "--port", "0", "--rate-limit", "off", *args],
-            cwd=ROOT, stdout=self.stdout, stderr=self.stderr,
+            cwd=checkout, stdout=self.stdout, stderr=self.stderr,
         )  # fmt: skip
         self.url = self._wait_for(
             self.folder / "stderr.txt", r"listening on (http://\S+)"
@@ -184,6 +194,7 @@ class Contender:
     server: object  # ServiceProcess or BareProcess
     stores: bool  # whether members must be found in a store afterwards
     runs: dict[str, list[dict]] = field(default_factory=dict)
+    last_run_ended: float = 0.0  # monotonic
 
 
 def ensure_wrk() -> str:
@@ -265,19 +276,31 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="per run")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--no-redis", action="store_true", help="SQLite and bare only")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="also the SQLite service of the checkout in DIR (before a change)",
+    )
     args = parser.parse_args()
     wrk = ensure_wrk()
-    redis = RedisProcess()
+    redis = None if args.no_redis else RedisProcess()
     contenders: list[Contender] = []
     try:
         contenders.append(
             Contender("bare uvicorn + generated.handle", BareProcess(), False)
         )
         contenders.append(Contender("service, SQLite", ServiceProcess(), True))
-        redis_args = ("--store", redis.url, "--key-prefix", "bench")
-        contenders.append(
-            Contender("service, Redis", ServiceProcess(*redis_args), True)
-        )
+        if args.baseline is not None:
+            baseline = ServiceProcess(checkout=args.baseline.resolve())
+            name = f"service, SQLite, {args.baseline}"
+            contenders.append(Contender(name, baseline, True))
+        if redis is not None:
+            redis_args = ("--store", redis.url, "--key-prefix", "bench")
+            contenders.append(
+                Contender("service, Redis", ServiceProcess(*redis_args), True)
+            )
         for contender in contenders:  # warm up: parsers loaded, segments created
             for case, members in CASES:
                 cohort = f"bench{members}"
@@ -297,12 +320,18 @@ def main() -> None:
                         run_wrk(wrk, contender, f"bench{members}", members,
                                 args.seconds, args.connections, f"r{round_number}")
                     )  # fmt: skip
+                    contender.last_run_ended = time.monotonic()
         sync_ms = fdatasync_ms(contenders[1].server.folder)
         print(report(contenders, args, sync_ms))
+        for contender in contenders:
+            server = contender.server
+            if isinstance(server, ServiceProcess) and server.on_sqlite:
+                print(sdk_index(contender.name, server, contender.last_run_ended))
     finally:
         for contender in contenders:
             contender.server.stop()
-        redis.stop()
+        if redis is not None:
+            redis.stop()
 
 
 def report(
@@ -343,6 +372,29 @@ def report(
                 f"{p99:.2f} | {per_second / bare[case]:.2f} | {failures} | {stored} |"
             )
     return "\n".join(lines)
+
+
+def sdk_index(name: str, server: ServiceProcess, since: float) -> str:
+    """When, after `since`, member_hashes held a hash for every member row (the SDKs see
+    every acknowledged member): polled in the file, read-only, for up to 60 s."""
+    uri = f"file:{server.db}?mode=ro"
+    deadline = since + 60
+    with sqlite3.connect(uri, uri=True) as conn:
+        while True:
+            (members,) = conn.execute("SELECT COUNT(*) FROM members").fetchone()
+            (hashes,) = conn.execute("SELECT COUNT(*) FROM member_hashes").fetchone()
+            now = time.monotonic()
+            if hashes == members:
+                return (
+                    f"{name}: the SDKs' index held all {members:,} members "
+                    f"within {now - since:.1f} s of its last run"
+                )
+            if now > deadline:
+                return (
+                    f"{name}: the SDKs' index held {hashes:,} of {members:,} members "
+                    f"{now - since:.0f} s after its last run"
+                )
+            time.sleep(0.05)
 
 
 def rate(runs: list[dict]) -> float:
