@@ -14,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -27,14 +30,24 @@ from hypothesis.stateful import (
     precondition,
     rule,
 )
+from ldclient.integrations import Files
 
-from segment_sync_sdk.layout import context_digest
+from segment_sync_sdk.layout import context_digest, segment_definition
+from segment_sync_sdk.sqlite import SqliteBigSegmentStore
 from service.sqlite import hashes
 from service.sqlite.database import Database, now_ms
-from service.sqlite.store import SqliteSegmentStore
+from service.sqlite.store import Batch, SqliteSegmentStore
 from service.sqlite.writer import GroupWriter
-from service.store import ContextKindConflict
+from service.store import ContextKindConflict, Environment
 
+from .helpers import Service
+from .sdks import (
+    flag_on_segment,
+    python_evaluate,
+    python_sdk,
+    wait_for_values,
+    write_json,
+)
 from .test_store_contract import ENV, change, sync
 
 KEYS = [f"u{i}" for i in range(6)]
@@ -184,3 +197,121 @@ def test_the_sdk_index_follows_the_requests_merged_whole_commits_at_a_time():
         suppress_health_check=[HealthCheck.too_slow],
     )
     HashLogMachine.TestCase().runTest()
+
+
+# --- a real SDK, and a crash
+
+
+def test_the_python_sdk_sees_a_sync_only_once_it_is_merged(tmp_path):
+    """The group writer commits a change; the SDK over the file keeps evaluating the
+    state before it, HEALTHY, and "synchronized on" stays put, until the merge (here:
+    the one closing the writer does); then the evaluations flip."""
+    store = SqliteSegmentStore(Database(tmp_path / "segments.db"))
+    writer = RecordingWriter(store)
+    sdk = None
+    try:
+        writer.apply_now(ENV, sync(change("beta", ["a", "b"])))
+        store.merge_hash_log()
+        segment = store.get_segment(ENV, "amplitude-beta")
+        definition = segment_definition(segment.key, "user", segment.generation)
+        data = {
+            "flags": {"beta": flag_on_segment("beta", segment.key)},
+            "segments": {segment.key: definition},
+        }
+        files = write_json(tmp_path / "data.json", data)
+        sdk_store = SqliteBigSegmentStore(store.db.path)
+        sdk = python_sdk(
+            sdk_store, update_processor_class=Files.new_data_source(paths=[str(files)])
+        )
+        evaluate = python_evaluate(sdk, "beta")
+        before = {"a": True, "b": True, "c": False}
+        wait_for_values(evaluate, before)
+        merged_on = sdk_store.get_metadata().last_up_to_date
+
+        writer.apply_now(ENV, sync(change("beta", ["c"], ["a"])))  # committed: a 204
+        assert log_rows(store.db.path) == 2
+        # longer than the SDK caches memberships (0.05 s) and polls the status (0.2 s)
+        for _ in range(10):
+            answers = {key: evaluate(key) for key in before}
+            assert {key: answer["value"] for key, answer in answers.items()} == before
+            for answer in answers.values():
+                assert answer["reason"]["bigSegmentsStatus"] == "HEALTHY"
+            time.sleep(0.05)
+        assert sdk_store.get_metadata().last_up_to_date == merged_on
+
+        writer.close()  # merges what is left
+        answers = wait_for_values(evaluate, {"a": False, "b": True, "c": True})
+        for answer in answers.values():
+            assert answer["reason"]["bigSegmentsStatus"] == "HEALTHY"
+        assert sdk_store.get_metadata().last_up_to_date > merged_on
+        assert log_rows(store.db.path) == 0
+    finally:
+        if sdk is not None:
+            sdk.close()
+        writer.close()
+        store.close()
+
+
+COMMITS = 15  # of STEP_MEMBERS new members each: a backlog of 15 merge steps
+STEP_MEMBERS = hashes.MERGE_ROWS
+
+
+def test_kill_9_while_a_restarted_service_merges_the_log_then_restart(tmp_path):
+    """A file whose log holds 15 commits not merged (a service killed before merging
+    them); the next service merges them at start, step after step, and is killed -9 as
+    soon as a step is seen committed. The file then holds whole commits merged and the
+    rest still in the log; a third start merges the rest: every member's hash, once."""
+    db = tmp_path / "segments.db"
+    first = Service(db)
+    client_id, _ = first.welcome()
+    first.stop()
+    environment = Environment(client_id, "default", "production")
+    store = SqliteSegmentStore(Database(db))
+    users = [f"user-{i:07d}" for i in range(COMMITS * STEP_MEMBERS)]
+    try:
+        for n in range(COMMITS):  # each as the group writer commits a batch
+            chunk = users[n * STEP_MEMBERS : (n + 1) * STEP_MEMBERS]
+            with store.db.write() as tx:
+                batch = Batch()
+                store.apply_in(tx, batch, environment, sync(change("big", chunk)))
+                batch.flush(tx)
+        segment_id = store.get_segment(environment, "amplitude-big").generation
+    finally:
+        store.close()
+    assert log_rows(db) == len(users)
+    before_merges = synchronized_on(db)
+
+    second = Service(db)
+    try:
+        second.stderr.wait_for(r"hash log holds 300000 rows not merged yet")
+        deadline = time.monotonic() + 60
+        while not index(db) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        second.kill()
+    # Opened read-write by a process of its own first, so that SQLite recovers the WAL
+    # (connections of this process may go on with the dead one's wal-index).
+    recover = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT 1')"
+    subprocess.run([sys.executable, "-c", recover, str(db)], check=True)
+    merged, left = index(db), log_rows(db)
+    assert merged and left, "the kill did not land while the log was being merged"
+    # whole commits merged (the oldest first), the others still in the log
+    whole = len(merged) // STEP_MEMBERS
+    assert len(merged) == whole * STEP_MEMBERS and left == len(users) - len(merged)
+    assert merged == {
+        (segment_id, context_digest(user)) for user in users[: len(merged)]
+    }
+    assert before_merges < synchronized_on(db)  # as of the last commit merged
+    print(f"kill -9 left {whole} of {COMMITS} commits merged")
+
+    third = Service(db)
+    try:
+        found = third.stderr.wait_for(r"hash log holds (\d+) rows not merged yet")
+        assert 0 < int(found[1]) <= left
+        deadline = time.monotonic() + 60
+        while log_rows(db) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert log_rows(db) == 0
+        assert index(db) == {(segment_id, context_digest(user)) for user in users}
+    finally:
+        third.stop()
