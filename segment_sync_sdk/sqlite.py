@@ -17,9 +17,13 @@ asks this store which segments a context is in.
   it meanwhile (WAL: each lookup sees the last commit, and never waits for a writer).
 - One indexed lookup per context: member_hashes is keyed by the sha256 the SDK sends, so
   a million-member segment costs what an empty one does.
-- `synchronized_on` is the time the service last committed (every sync, and every few
-  seconds while it runs): the SDK reports the store stale once the service has been
-  gone for longer than its `stale_after`.
+- `synchronized_on` is the time up to which the service's commits are in member_hashes:
+  the service appends each sync's hashes to a log and merges it into member_hashes
+  about a second later (service/sqlite/hashes.py), whole commits at a time, so a lookup
+  sees each sync whole or not at all, and this time never claims one not merged yet.
+  With the log empty the service sets it to now every few seconds: the SDK reports the
+  store stale once the service has been gone (or its merges behind) for longer than
+  its `stale_after`.
 - The file may not exist yet when the application starts: each call opens it if it can,
   and fails (the SDK reports STORE_ERROR) until then.
 
@@ -62,7 +66,8 @@ class SqliteBigSegmentStore(BigSegmentStore):
         self._conn: Optional[sqlite3.Connection] = None
 
     def get_metadata(self) -> BigSegmentStoreMetadata:
-        """When the service last committed (epoch ms), or None if it never has."""
+        """The time (epoch ms) up to which the service's commits are merged into what
+        get_membership reads, or None if it never has."""
         row = self._query(_SYNCHRONIZED_ON, ())
         return BigSegmentStoreMetadata(row[0][0] if row else None)
 
