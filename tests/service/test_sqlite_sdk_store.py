@@ -7,6 +7,7 @@ test_sdk_end_to_end.py.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from segment_sync_sdk.sqlite import (
 from service.sqlite.database import SCHEMA, SCHEMA_VERSION, Database
 from service.sqlite.registry import SqliteRegistry
 from service.sqlite.store import SqliteSegmentStore
+from service.sqlite.writer import GroupWriter
 
 from .helpers import ROOT
 from .test_store_contract import ENV, OTHER_ENV, change, sync
@@ -218,10 +220,42 @@ def test_a_file_of_an_earlier_version_upgrades_on_open(tmp_path, version):
     store.apply(ENV, sync(change("old", ["new"], ["user-1"])))
     assert membership(sdk_store, "new") == {"amplitude-old.g7": True}
     assert membership(sdk_store, "user-1") is None
+    # and through the service's writer: into the hash log, merged by its close
+    writer = GroupWriter(store, merge_every=None, merge_idle=None, merge_backlog=None)
+    writer.apply_now(ENV, sync(change("old", ["logged"], ["user-2"])))
+    assert membership(sdk_store, "logged") is None  # committed, not merged yet
+    writer.close()
+    assert membership(sdk_store, "logged") == {"amplitude-old.g7": True}
+    assert membership(sdk_store, "user-2") is None
     registry = SqliteRegistry(store.db)
     registry.add_environment("client-2", "default", "staging")
     registry.create_token("reader")
     assert registry.generation() == generation + 2  # the triggers work on it
+    store.close()
+    sdk_store.stop()
+
+
+def test_a_file_of_schema_3_from_before_the_hash_log_gets_it_on_open(tmp_path):
+    """Schema 3 changed in place before its release: a file written by the first cut
+    (member_hashes written by each request, no log) gets the log's tables on open."""
+    path = tmp_path / "first-cut.db"
+    first_cut = re.sub(
+        r"CREATE TABLE IF NOT EXISTS member_hash_(log|commits) \(.*?\);",
+        "",
+        SCHEMA,
+        flags=re.S,
+    )
+    conn = sqlite3.connect(path)
+    conn.executescript(first_cut + f"PRAGMA user_version = {SCHEMA_VERSION};")
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    conn.close()
+    assert "member_hashes" in tables and "member_hash_log" not in tables
+    store = SqliteSegmentStore(Database(path))
+    writer = GroupWriter(store, merge_every=None, merge_idle=None, merge_backlog=None)
+    writer.apply_now(ENV, sync(change("c1", ["u1"])))
+    writer.close()  # merges
+    sdk_store = SqliteBigSegmentStore(path)
+    assert membership(sdk_store, "u1")
     store.close()
     sdk_store.stop()
 
