@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
 
-from .helpers import Service, amplitude, create_token, segments_path
+from .helpers import Service, amplitude, create_token, segments_path, wait_until
 
 INGEST = "/api/v2/segment-targets/"
 INGEST_ROUTE = "/api/v2/segment-targets/{integrationKey}"
@@ -179,6 +179,30 @@ def test_metrics_count_syncs_members_and_latency(server, client_id):
     assert delta(before, after, latency, route=INGEST_ROUTE) == 5
     assert after[("segment_sync_http_request_duration_seconds_sum",
                   frozenset({"route": INGEST_ROUTE}.items()))] > 0  # fmt: skip
+
+
+def test_the_sdks_hash_log_shows_its_backlog_and_merges(server, client_id):
+    """SQLite: a sync's hashes go to the log (4 rows here), then are merged: the merged
+    rows and steps count up, and the backlog gauges come back to 0."""
+    before = scrape(server)
+    body = amplitude(client_id, "hash-log", added=["h1", "h2", "h3"], removed=["h4"])
+    with writer(server) as client:
+        assert client.post(INGEST + "amplitude", json=body).status_code == 204
+
+    def merged() -> bool:
+        after = scrape(server)
+        rows = "segment_sync_sqlite_hash_log_merged_rows_total"
+        return delta(before, after, rows) >= 4 and all(
+            after[(gauge, frozenset())] == 0
+            for gauge in (
+                "segment_sync_sqlite_hash_log_rows",
+                "segment_sync_sqlite_sdk_lag_seconds",
+            )
+        )
+
+    wait_until(merged)
+    steps = "segment_sync_sqlite_merge_duration_seconds_count"
+    assert delta(before, scrape(server), steps) >= 1
 
 
 def test_rate_limit_refusals_are_counted_by_route(server, client_id):
