@@ -9,20 +9,17 @@ themselves took 4. So:
 - A request appends one row per member to member_hash_log, (hash, segment, added or
   removed), inside its own savepoint: its rowids increase, so its pages fill one after
   another (about one page per 100 members), and a request refused, failing or whose
-  COMMIT fails leaves no row. A large request appends its rows in hash order, so that
-  the steps merging it below each cover one range of hashes (pages side by side,
-  instead of the whole B-tree at every step). Each COMMIT that appended rows records
-  its last rowid and its time in member_hash_commits.
+  COMMIT fails leaves no row. Each COMMIT that appended rows records its last rowid and
+  its time in member_hash_commits.
 - merge_step() applies the oldest rows to member_hashes: whole commits only, as many as
   fit in MERGE_ROWS rows, and at least one (a request of more than MERGE_ROWS members is
   alone in its commit, whose merge then takes about as long as the request's own
-  transaction did), so that the SDKs see a group commit, and so every request, whole or
-  not at all; the last operation per (hash, segment) winning, in hash order; deletes
-  those rows and their commits; and moves
-  store_metadata.synchronized_on: to now when the log is left empty, else to the time of
-  the newest commit it merged whole. All in the caller's one transaction, so a crash
-  mid-merge rolls it back and the next merge does it again; applying a prefix of the
-  log twice gives what applying it once does.
+  transaction did), so that the SDKs see each group commit, so each request, whole or
+  not at all. The last operation per (hash, segment) wins, written in hash order; the
+  rows and their commits are deleted; store_metadata.synchronized_on moves to now when
+  the log is left empty, else to the time of the newest commit merged. All in the
+  caller's one transaction, so a crash mid-merge rolls it back and the next merge does
+  it again; applying a prefix of the log twice gives what applying it once does.
 - The group writer (writer.py) merges between its batches; SqliteSegmentStore.apply,
   for callers without a writer (scripts, tests), merges the whole log in the request's
   own transaction, as the hashes were written before the log.
