@@ -58,19 +58,20 @@ request = st.tuples(st.sampled_from(COHORTS), keys, keys)
 
 class RecordingWriter(GroupWriter):
     """The group writer with no merge of its own but at close (tests merge when they
-    say so), counting its batches: one commit each."""
+    say so), noting the jobs of each batch: one commit each."""
 
     def __init__(self, store: SqliteSegmentStore) -> None:
-        self.batches = 0
+        self.batches: list[list] = []
         super().__init__(store, merge_every=None, merge_idle=None, merge_backlog=None)
 
     def _apply_batch(self, batch) -> None:
-        self.batches += 1
+        self.batches.append(list(batch))
         super()._apply_batch(batch)
 
 
 async def all_at_once(writer, requests) -> list:
-    """Every (sync, refused) handed over in one turn of the loop: one batch."""
+    """Every sync handed over in one turn of the loop (mostly one batch, but a loaded
+    machine may split them); their outcomes in order."""
     tasks = [asyncio.ensure_future(writer.apply(ENV, request)) for request in requests]
     return await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -109,7 +110,8 @@ class HashLogMachine(RuleBasedStateMachine):
         # finished by: every commit from time T on committed at T or later
         self.snapshots: list[frozenset[tuple[int, bytes]]] = [frozenset()]
         self.finished_by: list[int] = [0]
-        self.merged = 0  # the longest prefix of commits the index has shown
+        self.logged: list[int] = [0]  # log rows appended up to each commit
+        self.merged = 0  # the commits merged, as the invariant last found
 
     def teardown(self) -> None:
         if hasattr(self, "writer"):
@@ -131,22 +133,27 @@ class HashLogMachine(RuleBasedStateMachine):
         if refuse and self.ids:  # a 409 inside the batch: leaves no row in the log
             refused = sync(change(next(iter(self.ids)), ["u0"]), kind="account")
             syncs.insert(len(syncs) // 2, refused)
-        batches = self.writer.batches
+        seen = len(self.writer.batches)
         outcomes = asyncio.run(all_at_once(self.writer, syncs))
-        assert self.writer.batches == batches + 1  # one commit
-        for request_, outcome in zip(syncs, outcomes):
-            if request_ is refused:
-                assert isinstance(outcome, ContextKindConflict)
-                continue
-            assert isinstance(outcome, list), outcome
-            segment = request_.changes[0]
-            cohort = segment.cohort_id
-            segment_row = self.store.get_segment(ENV, f"amplitude-{cohort}")
-            self.ids.setdefault(cohort, segment_row.generation)
-            self.members[cohort] |= set(segment.added)
-            self.members[cohort] -= set(segment.removed)
-        self.snapshots.append(self.model())
-        self.finished_by.append(now_ms())
+        assert len(outcomes) == len(syncs)
+        finished = now_ms()
+        for batch in self.writer.batches[seen:]:  # the model after each commit
+            rows = 0
+            for job in batch:
+                if job.sync is refused:
+                    assert isinstance(job.outcome, ContextKindConflict)
+                    continue
+                assert isinstance(job.outcome, list), job.outcome
+                segment = job.sync.changes[0]
+                cohort = segment.cohort_id
+                segment_row = self.store.get_segment(ENV, f"amplitude-{cohort}")
+                self.ids.setdefault(cohort, segment_row.generation)
+                self.members[cohort] |= set(segment.added)
+                self.members[cohort] -= set(segment.removed)
+                rows += len(segment.added) + len(segment.removed)
+            self.snapshots.append(self.model())
+            self.finished_by.append(finished)  # or earlier: a claim on the safe side
+            self.logged.append(self.logged[-1] + rows)
 
     @rule(max_rows=st.integers(1, 12))
     def merge_step(self, max_rows) -> None:
@@ -173,13 +180,14 @@ class HashLogMachine(RuleBasedStateMachine):
         if not hasattr(self, "writer"):
             return
         seen = index(self.path)
-        # the longest prefix it matches (snapshots repeat after a commit changing none)
-        prefixes = [n for n, snapshot in enumerate(self.snapshots) if snapshot == seen]
-        assert prefixes, "member_hashes holds part of a commit"
-        assert max(prefixes) >= self.merged, "member_hashes went back"
-        self.merged = max(prefixes)
-        if log_rows(self.path) == 0:
-            assert seen == self.model()
+        # the log's rows gone are those of the commits merged: whole commits only
+        merged_rows = self.logged[-1] - log_rows(self.path)
+        assert merged_rows in self.logged, "part of a commit merged"
+        # the last such commit (a commit with no rows is merged as soon as those before)
+        merged = max(n for n, rows in enumerate(self.logged) if rows == merged_rows)
+        assert merged >= self.merged, "the merges went back"
+        self.merged = merged
+        assert seen == self.snapshots[merged], "member_hashes is not that state"
         # "synchronized on" T claims every commit that finished before T
         claimed = synchronized_on(self.path)
         claims = [n for n, moment in enumerate(self.finished_by) if moment < claimed]
