@@ -8,7 +8,6 @@ Straight-line code for this one manifest: each block reads the JSON pointer
 named in its comment.
 """
 
-
 from . import _runtime
 from ._runtime import Cohorts, SegmentChange, SyncRequest
 
