@@ -42,6 +42,9 @@ def mode() -> black.Mode:
     )
 
 
+# Remembered: a build formats the runtime and the package's __init__ to the same text every
+# time, and tests and the playground compile again and again in one process.
+@lru_cache(maxsize=256)
 def format_source(source: str) -> str:
     """The black-formatted text; raises FormatError if it is not Python."""
     import black

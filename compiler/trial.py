@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from types import ModuleType
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -144,11 +143,6 @@ def run_body(
 
 
 def default_formatter() -> Optional[Callable[[str], str]]:
-    return formatted if importlib.util.find_spec("black") is not None else None
-
-
-@lru_cache(maxsize=64)
-def formatted(source: str) -> str:
-    """black, remembered: the runtime and most of a manifest edited in the playground
-    render the same text try after try, and black is most of a try's time."""
-    return format_source(source)
+    # format_source remembers its answers: the runtime and most of a manifest edited in
+    # the playground render the same text try after try, and black is most of a try.
+    return format_source if importlib.util.find_spec("black") is not None else None
