@@ -226,15 +226,20 @@ def test_python_sdk_with_the_sqlite_big_segment_store(service, tmp_path):
 # --- the README walkthrough, as written
 
 
-def evaluate_example(*args: str, cwd: Path) -> list[str]:
-    """`python examples/evaluate.py ARGS` as the README runs it; its output lines."""
-    result = subprocess.run(
+def run_example(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python examples/evaluate.py ARGS` as the README runs it."""
+    return subprocess.run(
         [sys.executable, str(ROOT / "examples" / "evaluate.py"), *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def evaluate_example(*args: str, cwd: Path) -> list[str]:
+    """run_example's output lines, once it succeeded."""
+    result = run_example(*args, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()
 
@@ -294,12 +299,6 @@ def test_the_example_names_a_missing_step_in_one_line(tmp_path, args, names):
     """A step of the walkthrough skipped: one line that says which, not the SDK's traceback."""
     (tmp_path / "present.db").write_bytes(b"")
     args = [arg.format(db=tmp_path / "present.db") for arg in args]
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "evaluate.py"), *args],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_example(*args, cwd=tmp_path)
     assert result.returncode == 2
     assert names in result.stderr and "Traceback" not in result.stderr
