@@ -6,6 +6,8 @@ Every case is handled twice, with orjson and with json alone, and must answer th
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,7 +16,7 @@ from jsonpointer import JsonPointer, JsonPointerException
 
 from tests import test_differential as differential
 from tests import test_runtime as runtime_tests
-from tests.conftest import SHIPPED, manifests_in
+from tests.conftest import ROOT, SHIPPED, manifests_in
 
 orjson = pytest.importorskip("orjson")
 MANIFESTS = manifests_in(SHIPPED)
@@ -48,6 +50,33 @@ def both(package, key: str, body: bytes, monkeypatch) -> tuple:
 
 def test_the_runtime_found_orjson(shipped):
     assert shipped._runtime._orjson is orjson
+
+
+# Whether the runtime takes an orjson of this version, in a fresh interpreter.
+TAKES_ORJSON = """
+import sys, types
+sys.modules["orjson"] = types.SimpleNamespace(__version__=sys.argv[1])
+from generated import _runtime
+print(_runtime._orjson is not None)
+"""
+
+
+@pytest.mark.parametrize(
+    "version, taken",
+    [("3.8.3", False), ("3.9.14", False), ("3.9.15", True), ("3.11.0rc1", True)],
+)
+def test_an_orjson_that_crashes_on_deep_bodies_is_not_used(version, taken):
+    """orjson < 3.9.15 segfaults on a body nested 100,000 deep (tried by hand: 3.8.3,
+    3.8.14 and nine releases from 3.9.0 to 3.9.14 crash; 3.9.15, 3.10 and 3.13 refuse
+    it): the runtime must leave such an orjson alone."""
+    result = subprocess.run(
+        [sys.executable, "-c", TAKES_ORJSON, version],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == str(taken)
 
 
 def member(**fields) -> bytes:
