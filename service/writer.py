@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -35,7 +35,7 @@ MAX_BATCH_REQUESTS = 256
 # first request of a burst commits alone, and every other one waits for that fsync and
 # then pays its own. A request alone waits one turn of an idle loop, microseconds.
 GATHER_SECONDS = 0.002
-# The outcome apply_batch gives a job it hands on instead of applying it now (Redis: a
+# The outcome _apply_batch gives a job it hands on instead of applying it now (Redis: a
 # large request applied in steps on a thread of its own, or a request waiting for a
 # segment's lease): the job is not answered with its batch; whoever took it calls
 # answer() once it is done.
@@ -79,18 +79,16 @@ class _Waiter:
 
 
 class BatchingWriter:
-    """A thread that applies batches of waiting jobs with apply_batch, then answers them.
+    """A thread that applies batches of waiting jobs with _apply_batch, then answers them.
 
-    apply_batch(jobs) sets each job's outcome: the request's ChangeResults, the exception
-    that refused it (a StoreError for the caller, anything else a bug), or LATER for a job
-    it handed on, which is then answered by a later answer([job]). A backend with work of
-    its own to do on this thread between batches overrides _between_batches.
+    A backend's writer overrides _apply_batch(jobs), which sets each job's outcome: the
+    request's ChangeResults, the exception that refused it (a StoreError for the caller,
+    anything else a bug), or LATER for a job it handed on, which is then answered by a
+    later answer([job]). A backend with work of its own to do on this thread between
+    batches overrides _between_batches.
     """
 
-    def __init__(
-        self, apply_batch: Callable[[Sequence[Job]], None], name: str = "writer"
-    ) -> None:
-        self._apply_batch = apply_batch
+    def __init__(self, name: str = "writer") -> None:
         # Submissions (a C queue: cheap for the loop's thread to put into), and the jobs
         # the writer has taken from it but not applied yet (the writer's thread only).
         self._inbox: queue.SimpleQueue[Optional[Job]] = queue.SimpleQueue()
@@ -197,6 +195,10 @@ class BatchingWriter:
 
         return True
 
+    def _apply_batch(self, batch: Sequence[Job]) -> None:
+        """Set each job's outcome (see the class's docstring); the backend's."""
+        raise NotImplementedError
+
     def _started(self) -> None:
         """Called on the writer's thread before its first batch."""
 
@@ -228,7 +230,7 @@ class BatchingWriter:
             metrics.observe_commit_batch(len(batch), sum(job.members for job in batch))
             try:
                 self._apply_batch(batch)
-            except BaseException as error:  # a bug of apply_batch: answer everyone
+            except BaseException as error:  # a bug of _apply_batch: answer everyone
                 log.exception("bug in the writer")
                 for job in batch:
                     if job.outcome is None:

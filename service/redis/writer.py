@@ -54,7 +54,7 @@ class PipelineWriter(BatchingWriter):
         self._parking = threading.Condition()
         self._parked = 0
         self._closing = False
-        super().__init__(self._apply_batch, name="redis-writer")
+        super().__init__(name="redis-writer")
 
     def _apply_batch(self, batch: Sequence[Job]) -> None:
         small = []

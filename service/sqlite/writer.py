@@ -92,7 +92,7 @@ class GroupWriter(BatchingWriter):
         self._last_failure = 0.0  # monotonic time of the last failed step
         self._steps = 0  # steps since the log was last empty
         self._merge_failing = False
-        super().__init__(self._apply_batch, name="sqlite-writer")
+        super().__init__(name="sqlite-writer")
         self._checkpointer = threading.Thread(
             target=self._checkpoint_now_and_then, name="sqlite-checkpoint", daemon=True
         )
