@@ -141,13 +141,13 @@ class RegistryCache:
         value: object,
         generation: Optional[int],
     ) -> None:
-        """Keep an answer unless the generation moved while it was read (it may be old)."""
+        """Keep an answer unless the generation moved while it was read (it may be old).
+
+        Only _poll replaces the tables, and then with a new generation, under the lock;
+        and an answer kept in a table already replaced is dropped with that table."""
         with self._lock:
             if generation != self._generation:
                 return
-            current = self._tokens if table is self._tokens else self._environments
-            if table is not current:
-                return  # cleared meanwhile
             if len(table) >= MAX_ENTRIES:
                 table.clear()
             table[key] = value
