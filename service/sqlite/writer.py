@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from .. import metrics
-from ..store import StoreError, StoreUnavailable
+from ..store import StoreUnavailable
 from ..writer import BatchingWriter, Job
 from . import hashes
 from .database import now_ms, store_error
@@ -206,16 +206,14 @@ class GroupWriter(BatchingWriter):
                 for job in batch:
                     job.outcome = self._apply_one(tx, shared, job)
                 shared.flush(tx)  # member counts: one UPDATE per segment
-        except (
-            Exception
-        ) as error:  # BEGIN or COMMIT failed: nothing of the batch landed
-            unavailable = error if isinstance(error, StoreUnavailable) else None
-            if unavailable is None:
+        except Exception as error:
+            # BEGIN or COMMIT failed, or SQLite aborted the batch: nothing of it landed
+            message = str(error)
+            if not isinstance(error, StoreUnavailable):
                 log.error("a batch of %d syncs failed to commit: %r", len(batch), error)
+                message = f"segment store unavailable: {error}"
             for job in batch:
-                job.outcome = StoreUnavailable(
-                    str(unavailable or f"segment store unavailable: {error}")
-                )
+                job.outcome = StoreUnavailable(message)
             return
         if shared.logged:
             rows = self._log.rows + shared.logged
@@ -239,7 +237,7 @@ class GroupWriter(BatchingWriter):
             tx.execute("RELEASE request")
             if isinstance(error, sqlite3.Error):
                 return store_error(error)
-            if isinstance(error, (StoreError, Exception)):
+            if isinstance(error, Exception):  # a StoreError for the caller, or a bug
                 return error
             raise
         tx.execute("RELEASE request")
