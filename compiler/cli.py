@@ -359,17 +359,22 @@ def report_single_file_drift(
     if old is None:
         say(f"{target} does not exist; run `{REBUILD} --single-file {target}`")
         return 1
+    show_diff(target, old, text, say)
+    say(f"{target} is stale; run `{REBUILD} --single-file {target}`")
+    return 1
+
+
+def show_diff(target: Path, old: str, new: str, say: Callable[[str], None]) -> None:
+    """The first 60 lines of the unified diff from the file on disk to what is built."""
     diff = difflib.unified_diff(
         old.splitlines(),
-        text.splitlines(),
+        new.splitlines(),
         fromfile=f"{target} (on disk)",
         tofile=f"{target} (from manifests)",
         lineterm="",
     )
     for line in list(diff)[:60]:
         say(line)
-    say(f"{target} is stale; run `{REBUILD} --single-file {target}`")
-    return 1
 
 
 def show_progress(done: int, total: int) -> None:
@@ -413,15 +418,7 @@ def report_drift(
     for name in changes.changed:
         target = out / name
         old = target.read_text(encoding="utf-8") if target.is_file() else ""
-        diff = difflib.unified_diff(
-            old.splitlines(),
-            files[name].splitlines(),
-            fromfile=f"{target} (on disk)",
-            tofile=f"{target} (from manifests)",
-            lineterm="",
-        )
-        for line in list(diff)[:60]:
-            say(line)
+        show_diff(target, old, files[name], say)
     for name in changes.stale:
         say(f"{out / name}: no manifest produces it any more")
     say(
