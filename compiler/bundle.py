@@ -360,39 +360,3 @@ def class_reads_of_own_names(table: symtable.SymbolTable) -> Iterator[tuple[str,
                 if symbol.is_assigned() and symbol.is_referenced():
                     yield child.get_name(), symbol.get_name()
         yield from class_reads_of_own_names(child)
-
-
-def imported_modules(text: str) -> dict[str, bool]:
-    """Top-level modules a file imports, each True when optional (under except ImportError)."""
-    found: dict[str, bool] = {}
-
-    def visit(node: ast.AST, optional: bool) -> None:
-        if isinstance(node, ast.Try):
-            guarded = optional or any(catches_import_error(h) for h in node.handlers)
-            for statement in node.body:
-                visit(statement, guarded)
-            for other in [*node.handlers, *node.orelse, *node.finalbody]:
-                visit(other, optional)
-            return
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
-            names = [node.module]
-        for name in names:
-            top = name.split(".")[0]
-            found[top] = found.get(top, True) and optional
-        for child in ast.iter_child_nodes(node):
-            visit(child, optional)
-
-    visit(ast.parse(text), False)
-    return found
-
-
-def catches_import_error(handler: ast.ExceptHandler) -> bool:
-    caught = handler.type
-    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
-    return any(
-        isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError")
-        for n in names
-    )

@@ -18,6 +18,7 @@ need not be), and running the cases loads no module from anywhere else.
 from __future__ import annotations
 
 import argparse
+import ast
 import base64
 import json
 import subprocess
@@ -31,7 +32,6 @@ ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT))
 
 import generated  # noqa: E402
-from compiler.bundle import imported_modules  # noqa: E402
 from tests.portable import cases as portable  # noqa: E402
 
 PYODIDE = ROOT / ".node" / "node_modules" / "pyodide"
@@ -48,6 +48,42 @@ def project_files() -> dict[str, str]:
     files["generated_single.py"] = (ROOT / "generated_single.py").read_text("utf-8")
     files["driver.py"] = (HERE / "driver.py").read_text("utf-8")
     return files
+
+
+def imported_modules(text: str) -> dict[str, bool]:
+    """Top-level modules a file imports, each True when optional (under except ImportError)."""
+    found: dict[str, bool] = {}
+
+    def visit(node: ast.AST, optional: bool) -> None:
+        if isinstance(node, ast.Try):
+            guarded = optional or any(catches_import_error(h) for h in node.handlers)
+            for statement in node.body:
+                visit(statement, guarded)
+            for other in [*node.handlers, *node.orelse, *node.finalbody]:
+                visit(other, optional)
+            return
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            found[top] = found.get(top, True) and optional
+        for child in ast.iter_child_nodes(node):
+            visit(child, optional)
+
+    visit(ast.parse(text), False)
+    return found
+
+
+def catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(
+        isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError")
+        for n in names
+    )
 
 
 def generated_imports(files: dict[str, str]) -> dict[str, bool]:
