@@ -12,7 +12,6 @@ import sys
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonpointer import JsonPointer, JsonPointerException
 
 from tests import test_differential as differential
 from tests import test_runtime as runtime_tests
@@ -231,7 +230,7 @@ def big_integer_bodies(draw, manifest: dict) -> dict:
             differential.put(doc, parser[name], draw(BIG_INTEGERS))
     member_parser = parser["memberArrayParser"]
     for name in ("memberArrayPath", "addMemberArrayPath", "removeMemberArrayPath"):
-        members = resolve(doc, parser.get(name))
+        members = differential.resolve(doc, parser.get(name))
         for member in members if isinstance(members, list) else []:
             for field in MEMBER_ID_LIKE:
                 if (
@@ -241,13 +240,6 @@ def big_integer_bodies(draw, manifest: dict) -> dict:
                 ):
                     differential.put(member, member_parser[field], draw(BIG_INTEGERS))
     return doc
-
-
-def resolve(doc: object, pointer: str | None) -> object:
-    try:
-        return None if pointer is None else JsonPointer(pointer).resolve(doc, None)
-    except JsonPointerException:
-        return None
 
 
 @pytest.mark.parametrize("key", KEYS)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonpointer import JsonPointer
+from jsonpointer import JsonPointer, JsonPointerException
 
 from tests.conftest import GOLDEN, SHIPPED, manifests_in
 from tests.reference_interpreter import InterpreterError, interpret, interpret_bytes
@@ -141,6 +141,14 @@ def new_container(next_token: str) -> object:
     if INDEX.fullmatch(next_token) and int(next_token) < 4:
         return [{} for _ in range(int(next_token) + 1)]
     return {}
+
+
+def resolve(doc: object, pointer: str | None) -> object:
+    """The value at pointer (as put placed it), or None where there is none."""
+    try:
+        return None if pointer is None else JsonPointer(pointer).resolve(doc, None)
+    except JsonPointerException:
+        return None
 
 
 @st.composite

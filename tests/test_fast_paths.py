@@ -14,7 +14,7 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jsonpointer import JsonPointer, JsonPointerException
+from jsonpointer import JsonPointer
 
 from tests import test_differential as differential
 from tests.reference_interpreter import InterpreterError, interpret_bytes
@@ -28,13 +28,6 @@ PLAIN_IDS = st.one_of(
     st.integers(-5, 2**70),  # integers are plain too: made decimal strings
     st.text(min_size=1, max_size=4),
 )
-
-
-def resolve(doc: object, pointer: str) -> object:
-    try:
-        return JsonPointer(pointer).resolve(doc, None)
-    except JsonPointerException:
-        return None
 
 
 @st.composite
@@ -75,7 +68,7 @@ def long_bodies(draw, manifest: dict) -> dict:
     # Mostly past the request-level checks, to the members: placed after the arrays,
     # as a cohort pointer may lead into one (/batch/0/cohortId).
     valid = draw(st.integers(0, 3)) > 0
-    cohort = "c1" if valid else resolve(doc, parser["cohortIdPath"])
+    cohort = "c1" if valid else differential.resolve(doc, parser["cohortIdPath"])
     plain = plain_members(member_parser, boolean, cohort)
     other = differential.members(member_parser, boolean, clean=False)
     odd = plain.map(lambda member: odd_override(member, member_parser))
