@@ -27,7 +27,7 @@ import generated  # noqa: E402
 from bench import hostile as hostile_bench  # noqa: E402
 from bench import parse as parse_bench  # noqa: E402
 from bench import render as render_bench  # noqa: E402
-from bench.harness import compare  # noqa: E402
+from bench.harness import compare, ratio  # noqa: E402
 from tests.reference_interpreter import interpret  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -98,15 +98,15 @@ def oracle_section() -> list[dict]:
             },
             rounds=7,
         )
-        ratio = timings["interpreter"].median / timings["generated"].median
-        rows.append({"members": n, "interpreter_over_generated": ratio})
+        slower = ratio(timings, "interpreter", "generated")
+        rows.append({"members": n, "interpreter_over_generated": slower})
     return rows
 
 
 def render_section() -> list[dict]:
     return [
-        {"template": key, "response": label, "pybars3_over_ours": ratio}
-        for key, label, _, ratio in render_bench.measure()
+        {"template": key, "response": label, "pybars3_over_ours": over}
+        for key, label, _, over in render_bench.measure()
     ]
 
 
