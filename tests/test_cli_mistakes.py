@@ -190,9 +190,7 @@ def test_parse_of_an_unbuilt_key_says_how_to_build_or_try(workspace):
     ],
     ids=["not-json", "not-an-object", "try-not-json", "not-utf8"],
 )
-def test_a_manifest_that_is_not_a_json_object_exits_2(
-    tmp_path, text, command, where
-):
+def test_a_manifest_that_is_not_a_json_object_exits_2(tmp_path, text, command, where):
     """A file mistake like a missing file (exit 2), still reported at its position."""
     folder = tmp_path / "manifests" / "broken"
     folder.mkdir(parents=True)

@@ -52,9 +52,7 @@ end
 # members left to STEP), it takes the lease on every segment of the request. With a
 # definition head (--sdk-definitions), it writes the segment's definition where SDKs in
 # daemon mode read it: the P:segments hash, and P:$inited.
-APPLY = (
-    _MEMBERS
-    + """
+APPLY = _MEMBERS + """
 local prefix, env, now, may_create = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local integration, kind, lease, lease_ms = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local count = tonumber(ARGV[9])
@@ -117,16 +115,13 @@ end
 redis.call('SET', prefix .. ':big_segments_synchronized_on', now)
 return results
 """
-)
 
 # One step of a large request (steps.py): some of one change's members, while the
 # request holds the segment's lease. ARGV: prefix, client-side id, now (ms), lease,
 # lease ms, segment key, #added, #removed, then (member, include-set key) pairs.
 # Returns {'ok', added, removed}, or {'lost'} (and writes nothing) when the lease is no
 # longer this request's: it expired, or another request holds it now.
-STEP = (
-    _MEMBERS
-    + """
+STEP = _MEMBERS + """
 local prefix, env, now, lease, lease_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local key = ARGV[6]
 local lease_key = prefix .. ':lease:' .. env .. ':' .. key
@@ -140,7 +135,6 @@ local added, removed = apply_members(seg, members, ref, 9, tonumber(ARGV[7]),
 redis.call('SET', prefix .. ':big_segments_synchronized_on', now)
 return {'ok', added, removed}
 """
-)
 
 # The end of a large request: each lease of KEYS that is still ARGV[1]'s is released.
 RELEASE = """

@@ -202,15 +202,13 @@ def test_a_failed_commit_is_a_503_for_every_request_and_applies_none(tmp_path):
         with sqlite3.connect(store.db.path) as conn:
             # a member "fails-at-commit" adds a row whose deferred foreign key dangles:
             # SQLite refuses the COMMIT itself, after every statement succeeded
-            conn.executescript(
-                """
+            conn.executescript("""
                 CREATE TABLE probe (segment INTEGER REFERENCES segments (id)
                                     DEFERRABLE INITIALLY DEFERRED);
                 CREATE TRIGGER dangling AFTER INSERT ON members
                 WHEN NEW.context_key = 'fails-at-commit'
                 BEGIN INSERT INTO probe VALUES (-1); END;
-                """
-            )
+                """)
         outcomes = run(
             all_at_once(
                 writer,
