@@ -1350,7 +1350,7 @@ def _module_amplitude() -> dict[str, object]:
         # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
         request_ops: dict[str, bool] = (
             {}
-        )  # member id -> included, for the request's own cohort
+        )  # member id -> included, in the request's cohort
         cohorts: Cohorts | None = None  # the other cohorts, once a member names one
         changes: tuple[SegmentChange, ...]
         # C-level checks vouch for the members from the first on, as many as they can
@@ -1485,7 +1485,7 @@ def _module_census_synced_segments() -> dict[str, object]:
         # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
         request_ops: dict[str, bool] = (
             {}
-        )  # member id -> included, for the request's own cohort
+        )  # member id -> included, in the request's cohort
         cohorts: Cohorts | None = None  # the other cohorts, once a member names one
         changes: tuple[SegmentChange, ...]
         # C-level checks vouch for the members from the first on, as many as they can
@@ -1629,7 +1629,7 @@ def _module_example_boolean_property() -> dict[str, object]:
         # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
         request_ops: dict[str, bool] = (
             {}
-        )  # member id -> included, for the request's own cohort
+        )  # member id -> included, in the request's cohort
         cohorts: Cohorts | None = None  # the other cohorts, once a member names one
         changes: tuple[SegmentChange, ...]
         # C-level checks vouch for the members from the first on, as many as they can
@@ -2611,7 +2611,7 @@ def _module_segment_audiences() -> dict[str, object]:
         # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
         request_ops: dict[str, bool] = (
             {}
-        )  # member id -> included, for the request's own cohort
+        )  # member id -> included, in the request's cohort
         cohorts: Cohorts | None = None  # the other cohorts, once a member names one
         changes: tuple[SegmentChange, ...]
         # C-level checks vouch for the members from the first on, as many as they can

@@ -64,9 +64,7 @@ def parse(doc: object) -> SyncRequest:
     members = _runtime.required_array(value, 'memberArrayPath "/batch"')
 
     # (local annotations: never evaluated, so they cost nothing and suit Python 3.9)
-    request_ops: dict[str, bool] = (
-        {}
-    )  # member id -> included, for the request's own cohort
+    request_ops: dict[str, bool] = {}  # member id -> included, in the request's cohort
     cohorts: Cohorts | None = None  # the other cohorts, once a member names one
     changes: tuple[SegmentChange, ...]
     # C-level checks vouch for the members from the first on, as many as they can
