@@ -56,9 +56,13 @@ _APPEND = (
     "INSERT INTO member_hash_log (context_hash, segment_id, added) "
     "SELECT substr(?, i * 32 + 1, 32), ?, ? FROM n"
 )
+# The log's last row by one descent of its rowid B-tree: MAX(id) beside a WHERE or HAVING
+# (the WHERE is what SQLite's grammar asks of an upsert from a SELECT) was a scan of the
+# whole log instead, once per commit: 5 ms per batch behind 240,000 rows not merged yet.
 _RECORD_COMMIT = (
     "INSERT INTO member_hash_commits (last_log_id, committed_at) "
-    "SELECT MAX(id), ? FROM member_hash_log WHERE true HAVING MAX(id) IS NOT NULL "
+    "SELECT id, ? FROM (SELECT id FROM member_hash_log ORDER BY id DESC LIMIT 1) "
+    "WHERE true "
     "ON CONFLICT (last_log_id) DO UPDATE SET committed_at = excluded.committed_at"
 )
 # The last operation per (hash, segment) among the rows up to ?1: with one MAX(),

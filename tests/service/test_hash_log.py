@@ -12,6 +12,7 @@ commit not merged yet.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -323,3 +324,26 @@ def test_kill_9_while_a_restarted_service_merges_the_log_then_restart(tmp_path):
         assert index(db) == {(segment_id, context_digest(user)) for user in users}
     finally:
         third.stop()
+
+
+def test_noting_a_commit_reads_the_last_row_of_the_log_not_all_of_it(tmp_path):
+    """Every batch that logs hashes notes the log's last row: a descent of the rowid
+    B-tree, never a scan of the rows not merged yet (a backlog slowed every commit)."""
+    database = Database(tmp_path / "segments.db")
+    with database.write() as tx:
+        hashes.record_commit(tx, 1)  # an empty log: nothing to note
+        assert tx.execute("SELECT * FROM member_hash_commits").fetchall() == []
+        tx.execute(
+            "INSERT INTO member_hash_log (context_hash, segment_id, added) "
+            "SELECT randomblob(32), 1, 1 FROM json_each(?)",
+            (json.dumps(list(range(20_000))),),
+        )
+        steps = []  # SQLite's virtual machine instructions, a hundred at a time
+        tx.set_progress_handler(lambda: steps.append(1), 100)
+        hashes.record_commit(tx, 2)
+        tx.set_progress_handler(None, 100)
+        hashes.record_commit(tx, 3)  # the same last row again: the later time
+        rows = tx.execute("SELECT * FROM member_hash_commits").fetchall()
+    assert rows == [(20_000, 3)]
+    assert len(steps) < 10, f"{len(steps) * 100} instructions: a scan of the log"
+    database.close()
