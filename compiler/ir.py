@@ -40,6 +40,12 @@ class MemberArray:
     ids_variable: str  # the Python name of its members' ids (a dict of them, in order)
     quoted_literal: str  # the quoted pointer, for "member 3 of "/batch" ..." messages
     included: Optional[bool]  # None: decided per member or by the action
+    included_code: str  # the expression of a member's membership: True, False, included
+    # What the loop over a request's only cohort fills with its members: the dict's name,
+    # its values' type, and the statement that records one member in it.
+    collected: str
+    collected_type: str
+    collect_member: str
 
 
 @dataclass(frozen=True)

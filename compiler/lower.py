@@ -117,23 +117,36 @@ def decide_mode(parser: dict[str, Any]) -> str:
 def member_arrays(parser: dict[str, Any], mode: str) -> tuple[ir.MemberArray, ...]:
     if mode == ir.NAMED:
         return (
-            member_array("addMemberArrayPath", parser, "added", True),
-            member_array("removeMemberArrayPath", parser, "removed", False),
+            member_array("addMemberArrayPath", parser, "added", True, mode),
+            member_array("removeMemberArrayPath", parser, "removed", False, mode),
         )
-    return (member_array("memberArrayPath", parser, "member", None),)
+    return (member_array("memberArrayPath", parser, "member", None, mode),)
 
 
 def member_array(
-    name: str, parser: dict[str, Any], prefix: str, included: Optional[bool]
+    name: str,
+    parser: dict[str, Any],
+    prefix: str,
+    included: Optional[bool],
+    mode: str,
 ) -> ir.MemberArray:
     pointer = parser[name]
+    ids = f"{prefix}_ids"
+    if mode == ir.BOOLEAN:  # member id -> whether it is included
+        collected, collected_type, collect = "ops", "bool", "ops[member_id] = included"
+    else:  # the ids alone, in order (a dict: duplicates once)
+        collected, collected_type, collect = ids, "None", f"{ids}[member_id] = None"
     return ir.MemberArray(
         read(name, pointer),
         # "members" reads better than "member_members"
         "members" if prefix == "member" else f"{prefix}_members",
-        f"{prefix}_ids",
+        ids,
         python_literal(quoted(pointer)),
         included,
+        "included" if included is None else repr(included),
+        collected,
+        collected_type,
+        collect,
     )
 
 
