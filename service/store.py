@@ -16,6 +16,7 @@ a Registry and a RateLimiter; `service/backends.py` opens one of them.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional, Protocol
@@ -24,6 +25,11 @@ from generated import SyncRequest
 
 from .access import Principal, StoredToken, TokenInfo
 from .ratelimit import RateLimit, Refusal
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, as both stores keep times."""
+    return time.time_ns() // 1_000_000
 
 
 @dataclass(frozen=True)

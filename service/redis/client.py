@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -58,7 +57,3 @@ def unavailable_on_failure(what: str) -> Iterator[None]:
 def text(value: bytes | str) -> str:
     """A Redis reply as text (replies are bytes here: no decode_responses)."""
     return value.decode() if isinstance(value, bytes) else value
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)

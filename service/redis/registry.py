@@ -45,9 +45,10 @@ from ..store import (
     Environment,
     RegistryError,
     check_environment_keys,
+    now_ms,
 )
 from . import scripts
-from .client import now_ms, text, unavailable_on_failure
+from .client import text, unavailable_on_failure
 
 
 class RedisRegistry:

@@ -52,8 +52,14 @@ from redis.typing import EncodableT
 from generated import SegmentChange, SyncRequest
 from segment_sync_sdk.layout import context_hash
 
-from ..store import ChangeResult, Environment, PartlyApplied, StoreUnavailable
-from .client import now_ms, unavailable_on_failure
+from ..store import (
+    ChangeResult,
+    Environment,
+    PartlyApplied,
+    StoreUnavailable,
+    now_ms,
+)
+from .client import unavailable_on_failure
 
 if TYPE_CHECKING:
     from .store import RedisSegmentStore

@@ -64,10 +64,11 @@ from ..store import (
     Environment,
     IntegrationConflict,
     Segment,
+    now_ms,
 )
 from ..writer import members_of
 from . import scripts
-from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, now_ms, text, unavailable_on_failure
+from .client import DEFAULT_PREFIX, QUICK_TIMEOUT, text, unavailable_on_failure
 from .steps import (
     LEASE_MS,
     STEP_MEMBERS,

@@ -144,11 +144,6 @@ _UNAVAILABLE = (
 )
 
 
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds, as stored."""
-    return time.time_ns() // 1_000_000
-
-
 def store_error(error: sqlite3.Error) -> Exception:
     """StoreUnavailable for an unusable database; the error itself when it is a bug."""
     name = getattr(error, "sqlite_errorname", "") or ""

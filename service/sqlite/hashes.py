@@ -38,7 +38,7 @@ from typing import Optional
 
 from segment_sync_sdk.layout import context_digest
 
-from .database import now_ms
+from ..store import now_ms
 
 # Rows of the log one merge step applies at most (but for one commit larger than that):
 # its transaction held the writer for about 0.15 s over a 1.3-million-hash index on an

@@ -26,8 +26,9 @@ from ..store import (
     Environment,
     RegistryError,
     check_environment_keys,
+    now_ms,
 )
-from .database import Database, now_ms
+from .database import Database
 
 
 class SqliteRegistry:

@@ -20,9 +20,10 @@ from ..store import (
     Environment,
     IntegrationConflict,
     Segment,
+    now_ms,
 )
 from . import hashes
-from .database import Database, now_ms
+from .database import Database
 
 log = logging.getLogger("service.store")
 

@@ -44,10 +44,10 @@ from collections.abc import Sequence
 from typing import Optional
 
 from .. import metrics
-from ..store import StoreUnavailable
+from ..store import StoreUnavailable, now_ms
 from ..writer import BatchingWriter, Job
 from . import hashes
-from .database import now_ms, store_error
+from .database import store_error
 from .hashes import Pending
 from .store import Batch, SqliteSegmentStore
 

@@ -36,10 +36,10 @@ from ldclient.integrations import Files
 from segment_sync_sdk.layout import context_digest, segment_definition
 from segment_sync_sdk.sqlite import SqliteBigSegmentStore
 from service.sqlite import hashes
-from service.sqlite.database import Database, now_ms
+from service.sqlite.database import Database
 from service.sqlite.store import Batch, SqliteSegmentStore
 from service.sqlite.writer import GroupWriter
-from service.store import ContextKindConflict, Environment
+from service.store import ContextKindConflict, Environment, now_ms
 
 from .helpers import Service
 from .sdks import (
