@@ -5,8 +5,12 @@
 A real server on loopback (in this process, on a thread) and one keep-alive client, as
 the page uses it. Every request carries a manifest that differs from the one before
 (a space more at its end: a new sha256 in the module's header, as each keystroke
-gives), so nothing the compiler caches per manifest helps. For each shipped manifest
-with its first example body the modes run interleaved, round after round:
+gives), so the module's text is new every time and format_source's cache of whole
+texts never hits. Its shape (format.py: the text with comments and strings blanked)
+stays the same, so black's work on it is remembered, as it is while a partner edits a
+pointer or a name; a keystroke that changes the shape (a new property) pays black
+once. For each shipped manifest with its first example body the modes run
+interleaved, round after round:
 
 - as emitted: what the page shows by default (no black);
 - black: the module formatted with black, the runtime's formatting remembered.
