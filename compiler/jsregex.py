@@ -308,6 +308,8 @@ class _Repeat:
     minimum: int
     maximum: Optional[int]
     lazy: bool
+    # where the atom starts and the quantifier ends, in the pattern, for the lints
+    span: tuple[int, int] = field(default=(-1, -1), compare=False)
 
     def python(self) -> str:
         # Every atom the parser lets be quantified is already one Python atom (a
@@ -478,7 +480,7 @@ class _Parser:
         if char == "(":
             group = self.group()
             if group.kind not in _LOOKBEHINDS:
-                return self.quantified(group)  # Annex B: lookaheads too
+                return self.quantified(group, start)  # Annex B: lookaheads too
             if self.at_quantifier():
                 raise self.syntax_error(
                     "invalid quantifier", self.pos, "a lookbehind cannot be quantified"
@@ -488,15 +490,15 @@ class _Parser:
             raise self.syntax_error(
                 "nothing to repeat", start, f"{char!r} follows nothing it can repeat"
             )
-        return self.quantified(self.atom())
+        return self.quantified(self.atom(), start)
 
     def at_quantifier(self) -> bool:
         """Whether a quantifier starts at the current code unit."""
         char = self.peek()
         return char in ("*", "+", "?") or (char == "{" and self.interval() is not None)
 
-    def quantified(self, atom: Node) -> Node:
-        """The atom with the quantifier that follows it, if any."""
+    def quantified(self, atom: Node, atom_start: int) -> Node:
+        """The atom (written from atom_start) with the quantifier that follows it, if any."""
         start = self.pos
         char = self.peek()
         bounds = {"*": (0, None), "+": (1, None), "?": (0, 1)}.get(char)
@@ -516,7 +518,7 @@ class _Parser:
         lazy = self.peek() == "?"
         if lazy:
             self.pos += 1
-        return _Repeat(atom, minimum, maximum, lazy)
+        return _Repeat(atom, minimum, maximum, lazy, (atom_start, self.pos))
 
     def interval(self) -> Optional[tuple[int, Optional[int], int]]:
         """(min, max, end) when `{n}`, `{n,}` or `{n,m}` starts here, else None."""

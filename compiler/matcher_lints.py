@@ -14,11 +14,11 @@ import re
 from functools import lru_cache
 from typing import Any, Iterator, Optional
 
-from .diagnostics import Diagnostic, warning
-from .jsregex import UnsupportedRegex, js_test, parse_tree
+from .diagnostics import Diagnostic, error, warning
+from .jsregex import UnsupportedRegex, js_test, parse_tree, to_code_units
 from .load import Manifest
 from .pointer_lints import MISSING, example_documents, resolve
-from .regex_facts import alternatives, dead_anchors, samples
+from .regex_facts import alternatives, dead_anchors, nested_repeats, samples
 
 WHERE = "/capabilities/syncedSegment/requestParser/arrayInclusion/matcher"
 
@@ -57,6 +57,66 @@ def matcher_lints(
     problems = list(never_matches(manifest.path, matcher))
     problems += removals(manifest, parser, matcher, python_pattern)
     return problems
+
+
+# --- repeats inside repeats: exponential time on an action that does not match --------
+
+QUANTIFIER_AT_END = re.compile(r"(?:[*+?]|\{[0-9]+(?:,[0-9]*)?\})\??\Z")
+
+
+def backtracking(file: str, matcher: str) -> list[Diagnostic]:
+    """An error per repeat whose turns may share characters in exponentially many ways
+    (regex_facts.nested_repeats): any sender could stall the service with one action."""
+    try:
+        tree = parse_tree(matcher)
+    except UnsupportedRegex:  # translated already, so this does not happen
+        return []
+    # positions are code units; with no astral character they index the string too
+    plain = len(to_code_units(matcher)) == len(matcher)
+    problems = []
+    for outer, inner in nested_repeats(tree):
+        outer_text = matcher[outer.span[0] : outer.span[1]] if plain else "a group"
+        inner_text = matcher[inner.span[0] : inner.span[1]] if plain else "a repeat"
+        fixed = single_repeat(matcher, outer, inner) if plain else None
+        problems.append(
+            error(
+                "matcher-backtracks",
+                file,
+                WHERE,
+                f"matcher {json.dumps(matcher)} repeats {outer_text}, and each turn "
+                f"may be {inner_text} alone: on an action it does not match, Python's "
+                "re (like JavaScript) tries every way of sharing the characters "
+                "between the turns, which takes time exponential in the action's "
+                "length, so one request with a long action could stall the service",
+                (f"write {json.dumps(fixed)}, which matches the same strings; "
+                 if fixed is not None else "drop the inner or the outer repeat; ")
+                + "an anchored alternation such as ^(add|add_members)$ is usually "
+                "all a matcher needs",
+                within=outer.span,
+                **({"replacement": fixed} if fixed is not None else {}),
+            )
+        )
+    return problems
+
+
+def single_repeat(matcher: str, outer: Any, inner: Any) -> Optional[str]:
+    """For `(x+)+`, `(?:x*)+`, `(x+)*`...: the matcher with one repeat, `x+` or `x*`,
+    which a test() answers alike; None for any other shape (`(x{2,})+` is not `x+`)."""
+    inner_text = matcher[inner.span[0] : inner.span[1]]
+    quantifier = QUANTIFIER_AT_END.search(inner_text)
+    body = matcher[outer.span[0] : inner.span[0]], matcher[inner.span[1] : outer.span[1]]
+    if (
+        quantifier is None
+        or (outer.minimum, outer.maximum) not in ((0, None), (1, None))
+        or (inner.minimum, inner.maximum) not in ((0, None), (1, None))
+        or body[0] not in ("(", "(?:")
+        or QUANTIFIER_AT_END.fullmatch(body[1][1:]) is None
+        or not body[1].startswith(")")
+    ):
+        return None
+    atom = inner_text[: quantifier.start()]
+    single = atom + ("+" if outer.minimum and inner.minimum else "*")
+    return matcher[: outer.span[0]] + single + matcher[outer.span[1] :]
 
 
 # --- /.../flags -----------------------------------------------------------------------

@@ -11,6 +11,9 @@ tree (its own node classes, read here and nowhere else):
 - a sample of the strings the matcher accepts, one or two per choice, so the lint can
   look at what the matcher takes for an addition (`^(add|remove)_member$` takes
   "remove_member").
+- repeats inside repeats (`(a+)+`, `(\\w*)*`): on an action they fail to match, a
+  backtracking engine (Python's re, and JavaScript's) tries every way of sharing the
+  characters between the two, which is exponential in the action's length.
 """
 
 from __future__ import annotations
@@ -189,3 +192,65 @@ def _chars(node: _CharSet) -> Iterator[str]:
         return
     found = [c for c in _PREFERRED if any(lo <= ord(c) <= hi for lo, hi in node.ranges)]
     yield from found[:2] or [chr(node.ranges[0][0])]
+
+
+# A repeat bounded below this many times cannot make the split explode: (a+){2} has n
+# ways to share n characters, (a+)+ has 2**n.
+MANY = 8
+
+
+def nested_repeats(tree: Node) -> list[tuple[_Repeat, _Repeat]]:
+    """(outer, inner) for each outermost repeat whose every turn may be an inner repeat
+    alone, both repeating MANY times or more and consuming characters: the turns can
+    then share a run of characters in exponentially many ways. `(a+)+` and
+    `(\\w+\\s?)+` are such; `((ab)+c)*` is not, its turns end at each c."""
+    found: list[tuple[_Repeat, _Repeat]] = []
+    _find_nested(tree, found)
+    return found
+
+
+def _find_nested(node: Node, found: list[tuple[_Repeat, _Repeat]]) -> None:
+    if isinstance(node, _Repeat) and _repeats_many(node):
+        inner = next(_exposed_repeats(node.atom), None)
+        if inner is not None:
+            found.append((node, inner))
+            return  # the outermost one says it; what it holds is rewritten with it
+    for child in _children(node):
+        _find_nested(child, found)
+
+
+def _exposed_repeats(node: Node) -> Iterator[_Repeat]:
+    """The repeats in node that it may match alone: all else on the way is optional."""
+    if isinstance(node, _Repeat):
+        if _repeats_many(node):
+            yield node
+        else:  # a? or a{1,3}: what it holds still may be all of it
+            yield from _exposed_repeats(node.atom)
+    elif isinstance(node, _Group):
+        if node.kind in ("capture", "group"):  # a lookaround consumes nothing
+            yield from _exposed_repeats(node.body)
+    elif isinstance(node, _Alternation):
+        for alternative in node.alternatives:
+            yield from _exposed_repeats(alternative)
+    elif isinstance(node, _Sequence):
+        for index, item in enumerate(node.items):
+            others = node.items[:index] + node.items[index + 1 :]
+            if all(other.width()[0] == 0 for other in others):
+                yield from _exposed_repeats(item)
+
+
+def _repeats_many(node: _Repeat) -> bool:
+    consumes = node.atom.width()[1] != 0
+    return consumes and (node.maximum is None or node.maximum >= MANY)
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, _Sequence):
+        return node.items
+    if isinstance(node, _Alternation):
+        return node.alternatives
+    if isinstance(node, _Group):
+        return (node.body,)
+    if isinstance(node, _Repeat):
+        return (node.atom,)
+    return ()

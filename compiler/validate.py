@@ -23,7 +23,7 @@ from .handlebars import parse as parse_template
 from .jsregex import UnsupportedRegex, translate
 from .load import Manifest
 from .lower_response import lower_template
-from .matcher_lints import matcher_lints
+from .matcher_lints import backtracking, matcher_lints
 from .pointer_lints import (
     member_lints,
     overlap_lints,
@@ -398,7 +398,7 @@ def matcher_problems(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnos
                 within=(exc.position, exc.position + 1),
             )
         ]
-    return matcher_lints(manifest, parser, pattern)
+    return backtracking(manifest.path, matcher) + matcher_lints(manifest, parser, pattern)
 
 
 def invalid_matcher(

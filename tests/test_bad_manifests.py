@@ -69,6 +69,7 @@ CODES = {
     "matcher-backreference": ("untranslatable-matcher",),
     "matcher-variable-length-lookbehind": ("untranslatable-matcher",),
     "matcher-syntax-error": ("invalid-matcher",),
+    "matcher-backtracks": ("matcher-backtracks",),
     # warnings: the build still succeeds
     "warn-matcher-accepts-removal": ("matcher-accepts-removal",),
     "warn-matcher-names-a-removal": ("matcher-accepts-removal",),
@@ -211,6 +212,9 @@ def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
             assert at[0] in "^$", (d.render(), at)
         elif d.code in ("invalid-matcher", "untranslatable-matcher"):
             assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()
+        elif d.code == "matcher-backtracks":  # the outer repeat's group, in the string
+            assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()
+            assert at.startswith("("), (d.render(), at)
         else:  # the value, or the key of an object value
             document = json.loads("\n".join(lines))
             value = jsonpointer.resolve_pointer(document, d.pointer)
