@@ -9,13 +9,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
+from service.http.request_id import request_id_of
 
 from .helpers import Service, amplitude, create_token, segments_path, wait_until
 
@@ -147,6 +151,32 @@ def test_a_sane_request_id_is_echoed_and_others_replaced(server):
     assert len(set(ids)) == len(ids)
     assert HEX_ID.fullmatch(not_found.headers["X-Request-Id"])
     assert request_line(server, "partner-42.a:b")["path"] == "/livez"
+
+
+def test_fresh_request_ids_are_unique_hex_even_across_a_fork():
+    """Fresh ids come from a generator seeded once (http/request_id.py), not per call:
+    many of them stay distinct and of the documented form, and a forked worker does
+    not make its parent's ids (its generator is reseeded)."""
+    ids = [request_id_of([]) for _ in range(20_000)]
+    assert all(HEX_ID.fullmatch(request_id) for request_id in ids)
+    assert len(set(ids)) == len(ids)
+    script = (
+        "import os\n"
+        "from service.http.request_id import new_request_id\n"
+        "pid = os.fork()\n"
+        "ids = [new_request_id() for _ in range(3)]\n"
+        "print(*ids, flush=True)\n"
+        "os.waitpid(pid, 0) if pid else os._exit(0)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert len(out) == 6 and all(HEX_ID.fullmatch(request_id) for request_id in out)
+    assert len(set(out)) == 6, "parent and forked child made the same ids"
 
 
 def test_metrics_count_syncs_members_and_latency(server, client_id):
