@@ -4,7 +4,7 @@ Every record goes through the same handler on stderr: the request log, uvicorn's
 lines and tracebacks alike. A record may carry structured fields (`extra={"fields":
 {...}}`): the JSON format writes them as keys of the line's object, the text format
 shows the message alone. Lines written while a request is handled carry its request id
-(REQUEST_ID, set by http/request_id.py) in JSON.
+(REQUEST_ID, set by http/access_log.py) in JSON.
 
 A line per request is most of what the service logs, so what costs more than the
 request's own work is turned off: the caller's file and line, thread and process names

@@ -6,8 +6,9 @@
 - health.py: `GET /livez`, `/readyz` and `/healthz` (FastAPI)
 - metrics_api.py: `GET /metrics`, for Prometheus
 - errors.py: every refusal as {"code", "message"}
-- access_log.py: one log line per request, never a token, and the request metrics
-- request_id.py: an X-Request-Id on every answer
+- access_log.py: one log line per request, never a token, the request metrics, and
+  the request's X-Request-Id
+- request_id.py: what that id is, the caller's or a fresh one
 - protocol.py: uvicorn's protocol with a request-read timeout
 - openapi.py, models.py: what /openapi.json documents, the ingest route included;
   docs.py: /docs, offline
@@ -31,20 +32,19 @@ from .ingest import IngestRoute, documented_ingest_route, ingest_key
 from .metrics_api import metrics_api
 from .openapi import openapi_document
 from .read_api import read_api
-from .request_id import RequestId
 
 
 class ServiceApp:
     """The ASGI app: POSTs to the ingest paths go to IngestRoute, the rest to FastAPI.
 
-    Both behind the same request id (outermost, so the log has it) and request log.
+    Both behind the same request log, which gives each request its id.
     """
 
     def __init__(self, ingest: IngestRoute, api: FastAPI, closers: list[Any]) -> None:
         self.ingest = ingest
         self.api = api
         self._closers = closers
-        self._routes = RequestId(AccessLog(self._route))
+        self._routes = AccessLog(self._route)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         await self._routes(scope, receive, send)
