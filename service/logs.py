@@ -16,10 +16,13 @@ worse flushes at once, with everything before it.
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
+import math
 import sys
 import threading
+import time
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Optional, TextIO
@@ -47,14 +50,55 @@ class JsonFormatter(logging.Formatter):
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
-        # ensure_ascii: no control character or line separator survives unescaped
-        return json.dumps(entry, default=str)
+        return _ENCODER.encode(entry)
+
+
+# json.dumps(entry, default=str) makes an encoder per call: 1.7 of its 4.5 us here.
+# ensure_ascii: no control character or line separator survives unescaped.
+_ENCODER = json.JSONEncoder(default=str)
 
 
 def iso_time(created: float) -> str:
-    """A record's time in ISO 8601, UTC, to the millisecond."""
-    moment = datetime.fromtimestamp(created, tz=timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """A record's time in ISO 8601, UTC, to the millisecond (truncated, as isoformat).
+
+    The same text as datetime.fromtimestamp(created, tz=timezone.utc).isoformat(
+    timespec="milliseconds") with "Z", which takes 1.6 us a line here: the date and
+    time to the second are made once a second, and the microseconds rounded as
+    fromtimestamp rounds them (half to even, carrying into the second).
+    """
+    fraction, whole = math.modf(created)
+    micros = round(fraction * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    return f"{_utc_second(int(whole))}.{micros // 1000:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _utc_second(second: int) -> str:
+    return datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+class TextFormatter(logging.Formatter):
+    """TEXT_FORMAT; its asctime (`2026-12-01 20:53:06,407`, local time) made faster.
+
+    logging.Formatter.formatTime calls localtime and strftime for every line, 1.1 us
+    here: the date and time to the second are made once a second instead.
+    """
+
+    def formatTime(
+        self, record: logging.LogRecord, datefmt: Optional[str] = None
+    ) -> str:
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        return self.default_msec_format % (
+            _local_second(int(record.created)),
+            record.msecs,
+        )
+
+
+@functools.lru_cache(maxsize=4)
+def _local_second(second: int) -> str:
+    return time.strftime(logging.Formatter.default_time_format, time.localtime(second))
 
 
 class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -102,5 +146,5 @@ def configure_logging(log_format: str = "text") -> None:
     if log_format == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
+from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.logs import TEXT_FORMAT, TextFormatter, iso_time
 
 from .helpers import amplitude, cli, create_token
 
@@ -40,3 +47,29 @@ def test_request_logs_never_contain_tokens(service, first_start):
     assert re.search(
         r"POST /api/v2/segment-targets/amplitude 403 .* token=-$", log, re.M
     )
+
+
+# Times from 2001 to 2100, and the ends of seconds, where rounding carries over.
+TIMES = st.one_of(
+    st.floats(1e9, 4.1e9),
+    st.integers(10**9, 4 * 10**9).map(lambda second: second + 0.9999995),
+    st.integers(10**9, 4 * 10**9).map(lambda second: second - 5e-7),
+)
+
+
+@given(TIMES)
+def test_the_json_time_is_datetimes_isoformat(created):
+    """logs.iso_time makes the date and time once a second: still isoformat's text."""
+    moment = datetime.fromtimestamp(created, tz=timezone.utc)
+    expected = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert iso_time(created) == expected
+
+
+@given(TIMES)
+def test_the_text_time_is_loggings_own(created):
+    """TextFormatter makes asctime once a second: still logging.Formatter's text."""
+    record = logging.LogRecord("service.http", logging.INFO, "", 0, "line", (), None)
+    record.created, record.msecs = created, int((created - int(created)) * 1000) + 0.0
+    ours = TextFormatter(TEXT_FORMAT).format(record)
+    assert ours == logging.Formatter(TEXT_FORMAT).format(record)
+
