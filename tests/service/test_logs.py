@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
+from service.http import access_log
+from service.http.access_log import logged_path, printable
 from service.logs import TEXT_FORMAT, TextFormatter, iso_time
 
 from .helpers import amplitude, cli, create_token
@@ -73,3 +75,13 @@ def test_the_text_time_is_loggings_own(created):
     ours = TextFormatter(TEXT_FORMAT).format(record)
     assert ours == logging.Formatter(TEXT_FORMAT).format(record)
 
+
+@given(st.text())
+def test_the_logged_path_skips_no_control_character_nor_token(path):
+    """printable and logged_path skip their regexes when they can: the same text."""
+    escaped = access_log._CONTROL.sub(lambda match: repr(match.group())[1:-1], path)
+    assert printable(path) == escaped
+    for logged in (path, f"/x/api-0123456789ab-{'s' * 43}/{path}"):
+        redacted = access_log._TOKEN_LIKE.sub("api-<redacted>", logged)
+        assert logged_path(logged) == printable(redacted)
+    assert logged_path(f"/x/api-0123456789ab-{'s' * 43}") == "/x/api-<redacted>"
