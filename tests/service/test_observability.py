@@ -165,7 +165,7 @@ def test_fresh_request_ids_are_unique_hex_even_across_a_fork():
         "from service.http.request_id import new_request_id\n"
         "pid = os.fork()\n"
         "ids = [new_request_id() for _ in range(3)]\n"
-        "print(*ids, flush=True)\n"
+        "os.write(1, (' '.join(ids) + '\\n').encode())  # one write: no interleaving\n"
         "os.waitpid(pid, 0) if pid else os._exit(0)\n"
     )
     out = subprocess.run(
