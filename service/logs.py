@@ -90,10 +90,8 @@ class TextFormatter(logging.Formatter):
     ) -> str:
         if datefmt is not None:
             return super().formatTime(record, datefmt)
-        return self.default_msec_format % (
-            _local_second(int(record.created)),
-            record.msecs,
-        )
+        second = _local_second(int(record.created))
+        return f"{second},{int(record.msecs):03d}"  # logging's default_msec_format
 
 
 @functools.lru_cache(maxsize=4)
