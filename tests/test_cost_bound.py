@@ -20,12 +20,14 @@ from bench.hostile import BODIES, ratio
 # The target is 3x; ./dev bench prints the figures (up to about 3.5x for bodies that
 # are decoded twice by design: nesting json refuses at the caller's depth, integers
 # orjson makes floats). A loaded machine moves a ratio by a good part of that, so the
-# test allows 4x: a per-character Python callback or a quadratic step still fails it
+# test allows 5x: a per-character Python callback or a quadratic step still fails it
 # by far (the emoji action was 88x json.loads, the top-level string 100x and more).
 # Under the whole suite on every core a bounded body (big integers, 2.7x alone) was
-# seen at 4.1x once: a ratio over the bound is measured again, up to ATTEMPTS times,
-# and the best attempt is asserted; a real per-character cost fails every attempt.
-BOUND = 4.0
+# seen at 4.1x once, and at 4.53x in the best of three attempts while another
+# checkout's suite ran beside it: a ratio over the bound is measured again, up to
+# ATTEMPTS times, and the best attempt is asserted; a real per-character cost fails
+# every attempt.
+BOUND = 5.0
 SIZE = 1 << 20
 ROUNDS = 9
 ATTEMPTS = 3
