@@ -58,7 +58,32 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 
 
-class RequestCounter:
+class _RequestMetric:
+    """What RequestCounter and RequestHistogram share: a family, its labels, a lock."""
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        registry: CollectorRegistry,
+    ) -> None:
+        self.name, self.documentation = name, documentation
+        self.labelnames = tuple(labelnames)
+        self._lock = threading.Lock()  # updated from any thread
+        registry.register(self)
+
+    def describe(self) -> list[Metric]:
+        return [self._family()]
+
+    def collect(self) -> list[Metric]:
+        raise NotImplementedError
+
+    def _family(self) -> Metric:
+        raise NotImplementedError
+
+
+class RequestCounter(_RequestMetric):
     """A labelled Counter, as prometheus_client's, for the updates every request makes.
 
     prometheus_client's inc() and observe() check and lock in Python on each call: 0.6
@@ -75,18 +100,12 @@ class RequestCounter:
         labelnames: Sequence[str],
         registry: CollectorRegistry,
     ) -> None:
-        self.name, self.documentation = name, documentation
-        self.labelnames = tuple(labelnames)
+        super().__init__(name, documentation, labelnames, registry)
         self._counts: dict[tuple[str, ...], float] = {}
-        self._lock = threading.Lock()  # inc may be called from any thread
-        registry.register(self)
 
     def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
         with self._lock:
             self._counts[labels] = self._counts.get(labels, 0) + amount
-
-    def describe(self) -> list[Metric]:
-        return [self._family()]
 
     def _family(self) -> CounterMetricFamily:
         return CounterMetricFamily(
@@ -102,7 +121,7 @@ class RequestCounter:
         return [family]
 
 
-class RequestHistogram:
+class RequestHistogram(_RequestMetric):
     """A labelled Histogram, as prometheus_client's: see RequestCounter."""
 
     def __init__(
@@ -113,14 +132,11 @@ class RequestHistogram:
         buckets: Sequence[float],
         registry: CollectorRegistry,
     ) -> None:
-        self.name, self.documentation = name, documentation
-        self.labelnames = tuple(labelnames)
+        super().__init__(name, documentation, labelnames, registry)
         self._bounds = (*buckets, float("inf"))
         self._les = [floatToGoString(bound) for bound in self._bounds]  # type: ignore[no-untyped-call]
         # per label values: the count of each bucket (not cumulative), then the sum
         self._tallies: dict[tuple[str, ...], list[float]] = {}
-        self._lock = threading.Lock()
-        registry.register(self)
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
         bucket = bisect.bisect_left(self._bounds, value)  # value <= bound, as "le"
@@ -130,9 +146,6 @@ class RequestHistogram:
                 tally = self._tallies[labels] = [0] * len(self._bounds) + [0.0]
             tally[bucket] += 1
             tally[-1] += value
-
-    def describe(self) -> list[Metric]:
-        return [self._family()]
 
     def _family(self) -> HistogramMetricFamily:
         return HistogramMetricFamily(
