@@ -271,8 +271,13 @@ def stored_members(server: ServiceProcess, segment_key: str) -> int:
         f"{segment_key}",
         headers={"Authorization": server.token},
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        return json.load(response)["memberCount"]
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.load(response)["memberCount"]
+    except urllib.error.HTTPError as error:
+        if error.code == 404:  # no segment: nothing of the run was stored
+            return 0
+        raise
 
 
 def main() -> None:
