@@ -78,6 +78,10 @@ def backtracking(file: str, matcher: str) -> list[Diagnostic]:
         outer_text = matcher[outer.span[0] : outer.span[1]] if plain else "a group"
         inner_text = matcher[inner.span[0] : inner.span[1]] if plain else "a repeat"
         fixed = single_repeat(matcher, outer, inner) if plain else None
+        if fixed is not None:
+            rewrite = f"write {json.dumps(fixed)}, which matches the same strings; "
+        else:
+            rewrite = "drop the inner or the outer repeat; "
         problems.append(
             error(
                 "matcher-backtracks",
@@ -88,10 +92,8 @@ def backtracking(file: str, matcher: str) -> list[Diagnostic]:
                 "re (like JavaScript) tries every way of sharing the characters "
                 "between the turns, which takes time exponential in the action's "
                 "length, so one request with a long action could stall the service",
-                (f"write {json.dumps(fixed)}, which matches the same strings; "
-                 if fixed is not None else "drop the inner or the outer repeat; ")
-                + "an anchored alternation such as ^(add|add_members)$ is usually "
-                "all a matcher needs",
+                rewrite + "an anchored alternation such as ^(add|add_members)$ is "
+                "usually all a matcher needs",
                 within=outer.span,
                 **({"replacement": fixed} if fixed is not None else {}),
             )
@@ -104,7 +106,10 @@ def single_repeat(matcher: str, outer: Any, inner: Any) -> Optional[str]:
     which a test() answers alike; None for any other shape (`(x{2,})+` is not `x+`)."""
     inner_text = matcher[inner.span[0] : inner.span[1]]
     quantifier = QUANTIFIER_AT_END.search(inner_text)
-    body = matcher[outer.span[0] : inner.span[0]], matcher[inner.span[1] : outer.span[1]]
+    body = (
+        matcher[outer.span[0] : inner.span[0]],
+        matcher[inner.span[1] : outer.span[1]],
+    )
     if (
         quantifier is None
         or (outer.minimum, outer.maximum) not in ((0, None), (1, None))

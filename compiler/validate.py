@@ -398,7 +398,8 @@ def matcher_problems(manifest: Manifest, parser: dict[str, Any]) -> list[Diagnos
                 within=(exc.position, exc.position + 1),
             )
         ]
-    return backtracking(manifest.path, matcher) + matcher_lints(manifest, parser, pattern)
+    errors = backtracking(manifest.path, matcher)
+    return errors + matcher_lints(manifest, parser, pattern)
 
 
 def invalid_matcher(

@@ -39,4 +39,3 @@ def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
                 return value.decode("ascii")
             break
     return new_request_id()
-
