@@ -14,7 +14,14 @@ The writer's thread takes the requests waiting (writer.BatchingWriter), opens on
 Checkpoints (copying the WAL back into the database file, with its own fsync) run in a
 thread of their own, every CHECKPOINT_SECONDS, instead of inside whichever COMMIT
 crosses SQLite's 1000-page mark: that COMMIT, and every request of its batch, would
-otherwise wait for them.
+otherwise wait for them. Under a steady load those passes never catch up (batches
+append meanwhile), and SQLite starts the WAL over only after a checkpoint that copied
+all of it: so every RESTART_SECONDS the writer, between two batches, copies what came
+since the last pass itself (about a millisecond), and its next batch writes the WAL
+from its start again. Without it the WAL grew for as long as the load lasted (10 MB/s
+at 4,000 one-member requests/s), and every COMMIT extended the file, whose fdatasync
+costs more: 0.34 to 0.46 ms (median) against 0.18 to 0.23 ms when the WAL is written
+over, for batches of 8 one-member requests.
 
 Between batches the writer merges the SDKs' hash log into member_hashes (hashes.py), in
 steps of whole commits and at most MERGE_ROWS rows (but for a single larger request),
@@ -54,6 +61,7 @@ from .store import Batch, SqliteSegmentStore
 log = logging.getLogger("service.writer")
 
 CHECKPOINT_SECONDS = 0.5
+RESTART_SECONDS = 1.0  # how often the writer lets the WAL start over (see above)
 MERGE_EVERY = 1.0  # seconds: the most the SDKs lag a commit while merges keep up
 MERGE_IDLE = 0.05  # seconds without a request after which the writer merges the log
 MERGE_RETRY = 1.0  # seconds between attempts while merging fails (a full disk, a lock)
@@ -92,6 +100,7 @@ class GroupWriter(BatchingWriter):
         self._last_failure = 0.0  # monotonic time of the last failed step
         self._steps = 0  # steps since the log was last empty
         self._merge_failing = False
+        self._wal_restarted = time.monotonic()  # when the writer last copied the WAL
         super().__init__(name="sqlite-writer")
         self._checkpointer = threading.Thread(
             target=self._checkpoint_now_and_then, name="sqlite-checkpoint", daemon=True
@@ -99,7 +108,7 @@ class GroupWriter(BatchingWriter):
         self._checkpointer.start()
 
     def _started(self) -> None:
-        # this thread's connection never checkpoints: _checkpoint_now_and_then does
+        # this thread's connection checkpoints only in _restart_wal, between batches
         conn = self.db.connection()
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         metrics.watch_hash_log(lambda: self._log.rows, self.sdk_lag)
@@ -119,7 +128,10 @@ class GroupWriter(BatchingWriter):
     # --- merging the SDKs' hash log between batches
 
     def _between_batches(self) -> Optional[float]:
-        """Merge steps while one is due; the seconds until the next one is."""
+        """The WAL's restart when due, then merge steps while one is due; the seconds
+        until the next merge step is."""
+        if time.monotonic() - self._wal_restarted >= RESTART_SECONDS:
+            self._restart_wal()
         while self._log.rows:
             wait = self._merge_due_in()
             if wait is None or wait > 0:
@@ -185,6 +197,16 @@ class GroupWriter(BatchingWriter):
                 "%d rows of the SDKs' hash log are left to merge at the next start",
                 self._log.rows,
             )
+
+    def _restart_wal(self) -> None:
+        """Copy the rest of the WAL back, so that the next batch starts it over."""
+        self._wal_restarted = time.monotonic()
+        try:
+            # PASSIVE here too: nothing writes meanwhile, so it copies all of it (but
+            # what a reader of an older snapshot still needs: that waits a second)
+            self.db.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:
+            log.warning("checkpoint failed (retried later): %s", error)
 
     def _checkpoint_now_and_then(self) -> None:
         while not self._stop.wait(CHECKPOINT_SECONDS):

@@ -424,3 +424,41 @@ def test_pipelined_and_stepped_requests_write_their_sdk_definitions(
         )
         for key in keys
     }
+
+
+def test_under_a_steady_load_the_wal_starts_over_instead_of_growing(
+    tmp_path, monkeypatch
+):
+    """The checkpointer's passes never catch up while batches keep coming; the writer
+    finishes the copy between two batches, so SQLite writes the WAL from its start again
+    and the file stops growing. Without it the WAL grew for as long as the load lasted.
+    """
+    monkeypatch.setattr("service.sqlite.writer.RESTART_SECONDS", 0.05)
+    store = SqliteSegmentStore(Database(tmp_path / "segments.db"))
+    writer = GroupWriter(store, merge_every=None, merge_idle=None, merge_backlog=None)
+    wal = tmp_path / "segments.db-wal"
+    stop = threading.Event()
+
+    def keep_syncing(client: int) -> None:
+        count = 0
+        while not stop.is_set():
+            count += 1
+            writer.apply_now(ENV, sync(change("steady", [f"c{client}-{count}"])))
+
+    clients = [threading.Thread(target=keep_syncing, args=(n,)) for n in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        stop.wait(0.5)
+        early = wal.stat().st_size
+        stop.wait(1.0)
+        late = wal.stat().st_size
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+        written = len(members(store, "amplitude-steady"))
+        writer.close()
+        store.close()
+    assert written > 500  # the load really was steady
+    assert late < 2 * early, f"the WAL grew from {early} to {late} bytes"
