@@ -814,10 +814,11 @@ def parse_tree(source: str) -> Node:
 
 
 def translate(source: str) -> str:
-    """Python `re` pattern source equivalent to JavaScript `new RegExp(source)`."""
+    """Python `re` pattern source that a test (a search) answers as JavaScript's
+    `new RegExp(source).test` does, for every string: see for_search."""
     units = to_code_units(source)  # JavaScript reads the pattern as code units too
     try:
-        python_pattern = _Parser(units).parse().python()
+        python_pattern = for_search(_Parser(units).parse()).python()
     except RecursionError:
         raise UnsupportedRegex(
             "nesting too deep", 0, "groups nest too deeply for this recursive parser"
@@ -832,6 +833,54 @@ def translate(source: str) -> str:
             f"Python's re rejects the translation: {error}",
         ) from None
     return python_pattern
+
+
+def for_search(tree: Node) -> Node:
+    """The tree without the repeats at the ends of each top-level alternative: `.*add.*`
+    is searched as `add`, `\\w+_added` as `\\w_added`, `(a|b)*c` as `c`.
+
+    A search answers alike: where `A{m,n} R` matches, the last m turns of A followed by
+    R match too (starting later), and the converse is a match with m turns; likewise
+    `L A{m,n}` and `L A{m}`. Lookbehinds and `\\b` look at the input, not at where the
+    match began, and a test reads no group. The repeats dropped are what made a search
+    slow: a leading `\\w+` is tried from every position and gives characters back at
+    each, quadratic in the action's length (a 10,000-character action took 0.1 s, one
+    of 16 MiB would take hours on the service's event loop); without them it is linear.
+    """
+    if isinstance(tree, _Alternation):
+        return _Alternation(tuple(_ends_trimmed(part) for part in tree.alternatives))
+    if isinstance(tree, _Sequence):
+        return _ends_trimmed(tree)
+    return tree
+
+
+def _ends_trimmed(sequence: _Sequence) -> _Sequence:
+    items = list(sequence.items)
+    while items and _trimmable(items[0]):
+        fewest = _fewest_turns(items.pop(0))
+        if fewest is not None:
+            items.insert(0, fewest)
+            break
+    while items and _trimmable(items[-1]):
+        fewest = _fewest_turns(items.pop())
+        if fewest is not None:
+            items.append(fewest)
+            break
+    return _Sequence(tuple(items))
+
+
+def _trimmable(node: Node) -> bool:
+    return isinstance(node, _Repeat) and node.maximum != node.minimum
+
+
+def _fewest_turns(node: Node) -> Optional[Node]:
+    """A repeat with its fewest turns only; None for none."""
+    assert isinstance(node, _Repeat)
+    if node.minimum == 0:
+        return None
+    if node.minimum == 1:
+        return node.atom
+    return _Repeat(node.atom, node.minimum, node.minimum, False, node.span)
 
 
 # --------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Iterator, Optional
 
 from .diagnostics import Diagnostic, error, warning
-from .jsregex import UnsupportedRegex, js_test, parse_tree, to_code_units
+from .jsregex import UnsupportedRegex, for_search, js_test, parse_tree, to_code_units
 from .load import Manifest
 from .pointer_lints import MISSING, example_documents, resolve
 from .regex_facts import alternatives, dead_anchors, nested_repeats, samples
@@ -66,9 +66,11 @@ QUANTIFIER_AT_END = re.compile(r"(?:[*+?]|\{[0-9]+(?:,[0-9]*)?\})\??\Z")
 
 def backtracking(file: str, matcher: str) -> list[Diagnostic]:
     """An error per repeat whose turns may share characters in exponentially many ways
-    (regex_facts.nested_repeats): any sender could stall the service with one action."""
+    (regex_facts.nested_repeats): any sender could stall the service with one action.
+    Repeats at the ends of the pattern do not count: the translation drops them
+    (jsregex.for_search), so `(a+)+b` is searched as `(a+)b`."""
     try:
-        tree = parse_tree(matcher)
+        tree = for_search(parse_tree(matcher))
     except UnsupportedRegex:  # translated already, so this does not happen
         return []
     # positions are code units; with no astral character they index the string too

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from compiler import jsregex
 from compiler.jsregex import UnsupportedRegex, js_test, to_code_units, translate
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -212,7 +213,11 @@ def test_syntax_error_wins_over_a_refusal_earlier_in_the_pattern() -> None:
     [
         (r"^add_member$", r"\Aadd_member\Z"),
         (r"^(add_member|remove_member)$", r"\A(add_member|remove_member)\Z"),
-        (r"\d+", r"[0-9]+"),
+        (r"\d+", r"[0-9]"),  # a search answers alike with one digit (for_search)
+        (r"^\d+", r"\A[0-9]"),  # starts with a digit
+        (r"^\d+$", r"\A[0-9]+\Z"),
+        (r".*add.*", r"add"),
+        (r"\w+_added|x{2,}", r"[0-9A-Z_a-z]_added|x{2}"),
         (r".", r"[^\n\r\u2028\u2029]"),
         (r"[]", r"(?!)"),
         (r"(?<=a|bc)d", r"(?:(?<=a)|(?<=bc))d"),
@@ -319,3 +324,57 @@ def test_live_against_node(node_process, pairs: list[tuple[str, str]]) -> None:
     expected = ask_node(node_process, pairs)
     actual = [js_test(translate(pattern), value) for pattern, value in pairs]
     assert actual == expected
+
+
+# --- the repeats at the ends, which a search does not need (jsregex.for_search)
+
+_ATOMS = st.sampled_from(
+    ["a", "b", ".", "\\w", "[ab]", "(?:ab)", "(a|b)", "\\b", "(?=a)"]
+)
+_QUANTIFIERS = st.sampled_from(["", "*", "+", "?", "{2,}", "{1,3}", "*?", "+?", "{2}"])
+_PIECES = st.tuples(_ATOMS, _QUANTIFIERS).map("".join)
+
+
+def _pattern(pieces: list[str], anchored: tuple[bool, bool]) -> str:
+    start, end = anchored
+    return ("^" if start else "") + "".join(pieces) + ("$" if end else "")
+
+
+@given(
+    alternatives=st.lists(
+        st.tuples(
+            st.lists(_PIECES, max_size=4), st.tuples(st.booleans(), st.booleans())
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    subjects=st.lists(st.text(alphabet="abx_\n", max_size=8), min_size=1, max_size=25),
+)
+def test_dropping_the_end_repeats_keeps_every_answer(alternatives, subjects) -> None:
+    """translate's pattern answers every subject as the whole tree's pattern does (the
+    translation checked against node above), repeats at the ends and all."""
+    pattern = "|".join(_pattern(pieces, anchored) for pieces, anchored in alternatives)
+    try:
+        whole = jsregex._Parser(to_code_units(pattern)).parse().python()
+    except UnsupportedRegex:  # `\\b*` and the like: JavaScript refuses them too
+        return
+    trimmed = translate(pattern)
+    for subject in subjects:
+        assert js_test(trimmed, subject) == js_test(whole, subject), (
+            pattern,
+            trimmed,
+            subject,
+        )
+
+
+def test_a_search_keeps_no_repeat_at_its_ends() -> None:
+    """What made `\\w+_added` quadratic: tried from every position, the repeat gave
+    characters back at each one."""
+    for pattern, kept in [
+        (r"\w+_added", "[0-9A-Z_a-z]_added"),
+        (r"(a|b)*c", "c"),
+        (r"x|.*y.*", "x|y"),
+        (r"a*", ""),
+        (r"^\w+_added$", r"\A[0-9A-Z_a-z]+_added\Z"),  # anchored: linear already
+    ]:
+        assert translate(pattern) == kept

@@ -21,15 +21,14 @@ from compiler.regex_facts import nested_repeats
 
 EXPONENTIAL = [
     "^(a+)+$",
-    "(a*)*",
     "^(add|join)(\\w+)*$",
-    "(\\w+\\s?)+$",  # the classic: words with optional spaces between them
+    "^(\\w+\\s?)+$",  # the classic: words with optional spaces between them
     "^(x|(y+))*$",
-    "((ab)+c?)*",
-    "(?:a+?)+?x",
-    "(a{8,})+",
+    "x((ab)+c?)*y",
+    "^(?:a+?)+?x",
+    "b(a{8,})+$",
     "(?=(a+)+)b",  # inside a lookahead the engine backtracks all the same
-    "(a+|b)+",
+    "^(a+|b)+$",
 ]
 LINEAR_OR_BOUNDED = [
     "^add$",
@@ -42,6 +41,10 @@ LINEAR_OR_BOUNDED = [
     "(a+){2}",  # n ways for two turns, not 2**n
     "(a{1,3})+",
     "^(add|remove)+$",
+    # at an end of the pattern, the translation drops the outer repeat (for_search):
+    "(a*)*",  # searched as the empty pattern
+    "(a+)+b",  # searched as (a+)b
+    "(\\w+\\s?)+$",
 ]
 
 
@@ -62,16 +65,18 @@ def test_repeats_with_one_way_to_split_are_left_alone(matcher: str) -> None:
 
 atoms = st.sampled_from(["a", "b", "\\w", "[ab]", ".", "(?:ab)"])
 quantifiers = st.sampled_from(["+", "*", "+?", "*?"])
-affixes = st.sampled_from(["", "^", "^x", "b", "$", "x$", "(?:a|b)"])
+# never empty: a repeat at an end of the pattern is dropped before the lint looks
+prefixes = st.sampled_from(["^", "^x", "b", "(?:a|b)"])
+suffixes = st.sampled_from(["$", "x$", "b", "(?:a|b)"])
 
 
 @given(
-    prefix=affixes,
+    prefix=prefixes,
     atom=atoms,
     inner=quantifiers,
     opener=st.sampled_from(["(", "(?:"]),
     outer=quantifiers,
-    suffix=affixes,
+    suffix=suffixes,
     actions=st.lists(st.text(alphabet="abx!", max_size=7), min_size=1, max_size=20),
 )
 def test_the_fix_answers_every_action_as_the_matcher_does(
