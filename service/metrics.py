@@ -61,6 +61,8 @@ LATENCY_BUCKETS = (
 class _RequestMetric:
     """What RequestCounter and RequestHistogram share: a family, its labels, a lock."""
 
+    family_kind: Any  # CounterMetricFamily or HistogramMetricFamily
+
     def __init__(
         self,
         name: str,
@@ -79,8 +81,9 @@ class _RequestMetric:
     def collect(self) -> list[Metric]:
         raise NotImplementedError
 
-    def _family(self) -> Metric:
-        raise NotImplementedError
+    def _family(self) -> Any:
+        """An empty family of the subclass's kind (family_kind), to collect into."""
+        return self.family_kind(self.name, self.documentation, labels=self.labelnames)
 
 
 class RequestCounter(_RequestMetric):
@@ -92,6 +95,8 @@ class RequestCounter(_RequestMetric):
     request in all) and /metrics shows the same families, series and values
     (tests/service/test_observability.py compares them with prometheus_client's own).
     """
+
+    family_kind = CounterMetricFamily
 
     def __init__(
         self,
@@ -107,11 +112,6 @@ class RequestCounter(_RequestMetric):
         with self._lock:
             self._counts[labels] = self._counts.get(labels, 0) + amount
 
-    def _family(self) -> CounterMetricFamily:
-        return CounterMetricFamily(
-            self.name, self.documentation, labels=self.labelnames
-        )
-
     def collect(self) -> list[Metric]:
         family = self._family()
         with self._lock:
@@ -123,6 +123,8 @@ class RequestCounter(_RequestMetric):
 
 class RequestHistogram(_RequestMetric):
     """A labelled Histogram, as prometheus_client's: see RequestCounter."""
+
+    family_kind = HistogramMetricFamily
 
     def __init__(
         self,
@@ -146,11 +148,6 @@ class RequestHistogram(_RequestMetric):
                 tally = self._tallies[labels] = [0] * len(self._bounds) + [0.0]
             tally[bucket] += 1
             tally[-1] += value
-
-    def _family(self) -> HistogramMetricFamily:
-        return HistogramMetricFamily(
-            self.name, self.documentation, labels=self.labelnames
-        )
 
     def collect(self) -> list[Metric]:
         family = self._family()
