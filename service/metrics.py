@@ -72,6 +72,8 @@ class _RequestMetric:
     ) -> None:
         self.name, self.documentation = name, documentation
         self.labelnames = tuple(labelnames)
+        # label values -> the series' numbers (a count, or a histogram's tally)
+        self._series: dict[tuple[str, ...], Any] = {}
         self._lock = threading.Lock()  # updated from any thread
         registry.register(self)
 
@@ -98,24 +100,14 @@ class RequestCounter(_RequestMetric):
 
     family_kind = CounterMetricFamily
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str],
-        registry: CollectorRegistry,
-    ) -> None:
-        super().__init__(name, documentation, labelnames, registry)
-        self._counts: dict[tuple[str, ...], float] = {}
-
     def inc(self, labels: tuple[str, ...], amount: float = 1) -> None:
         with self._lock:
-            self._counts[labels] = self._counts.get(labels, 0) + amount
+            self._series[labels] = self._series.get(labels, 0) + amount
 
     def collect(self) -> list[Metric]:
         family = self._family()
         with self._lock:
-            counts = list(self._counts.items())
+            counts = list(self._series.items())
         for labels, count in counts:
             family.add_metric(labels, count)
         return [family]
@@ -137,22 +129,21 @@ class RequestHistogram(_RequestMetric):
         super().__init__(name, documentation, labelnames, registry)
         self._bounds = (*buckets, float("inf"))
         self._les = [floatToGoString(bound) for bound in self._bounds]  # type: ignore[no-untyped-call]
-        # per label values: the count of each bucket (not cumulative), then the sum
-        self._tallies: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
         bucket = bisect.bisect_left(self._bounds, value)  # value <= bound, as "le"
         with self._lock:
-            tally = self._tallies.get(labels)
+            # the count of each bucket (not cumulative), then the sum
+            tally = self._series.get(labels)
             if tally is None:
-                tally = self._tallies[labels] = [0] * len(self._bounds) + [0.0]
+                tally = self._series[labels] = [0] * len(self._bounds) + [0.0]
             tally[bucket] += 1
             tally[-1] += value
 
     def collect(self) -> list[Metric]:
         family = self._family()
         with self._lock:
-            tallies = [(labels, list(tally)) for labels, tally in self._tallies.items()]
+            tallies = [(labels, list(tally)) for labels, tally in self._series.items()]
         for labels, tally in tallies:
             buckets: list[tuple[str, float]] = []
             below = 0.0
