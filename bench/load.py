@@ -23,11 +23,12 @@ is missing, this script installs Debian's `wrk` with apt where it runs as root (
 not needed by any test).
 
 Prints, per case: requests/s (all rounds), p50 and p99 (medians over rounds), the ratio
-to the bare app, the answers that were not 204, and whether every acknowledged member
-is in the store; for SQLite, the SDKs' backlog as each run ended (rows of the hash log
-not merged into member_hashes yet, and the age of its oldest commit: sqlite/hashes.py),
-and whether member_hashes held every member once the runs were over. Never fails on a
-figure.
+to the bare app, the server process's CPU in cores (median over rounds: all its threads,
+from /proc; not Redis's, not wrk's), the answers that were not 204, and whether every
+acknowledged member is in the store; for SQLite, the SDKs' backlog as each run ended
+(rows of the hash log not merged into member_hashes yet, and the age of its oldest
+commit: sqlite/hashes.py), and whether member_hashes held every member once the runs
+were over. Never fails on a figure.
 """
 
 from __future__ import annotations
@@ -239,13 +240,23 @@ def run_wrk(
         "BENCH_TOKEN": server.token,
         "BENCH_RUN": run,
     }
+    cpu_before = cpu_seconds(server.process.pid)
     result = subprocess.run(
         [wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "30s",
          "-s", str(WRK_SCRIPT), f"http://{server.host}:{server.port}"],
         capture_output=True, text=True, env=environment, check=True,
     )  # fmt: skip
+    cpu = cpu_seconds(server.process.pid) - cpu_before
     line = next(line for line in result.stdout.splitlines() if line.startswith("{"))
-    return json.loads(line)
+    run = json.loads(line)
+    run["cores"] = cpu / (run["micros"] / 1e6)  # the server's CPU, all its threads
+    return run
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fdatasync_ms(folder: Path, samples: int = 50) -> float:
@@ -361,9 +372,9 @@ def report(
         f"SQLite file's disk after the runs: median {sync_ms:.2f} ms; load average "
         f"{os.getloadavg()[0]:.1f}",
         "",
-        "| contender | body | requests/s | p50 ms | p99 ms | / bare | not 204 "
+        "| contender | body | requests/s | p50 ms | p99 ms | / bare | cores | not 204 "
         "| acknowledged members in the store |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     bare = {case: rate(contenders[0].runs[case]) for case, _ in CASES}
     for contender in contenders:
@@ -373,6 +384,7 @@ def report(
             p50 = statistics.median(run["p50"] for run in runs) / 1000
             p99 = statistics.median(run["p99"] for run in runs) / 1000
             failures = sum(run["other"] + run["socket_errors"] for run in runs)
+            cores = statistics.median(run["cores"] for run in runs)
             stored = "-"
             if contender.stores:
                 acked = members * sum(
@@ -387,7 +399,8 @@ def report(
                 )
             lines.append(
                 f"| {contender.name} | {case} | {per_second:,.0f} | {p50:.2f} | "
-                f"{p99:.2f} | {per_second / bare[case]:.2f} | {failures} | {stored} |"
+                f"{p99:.2f} | {per_second / bare[case]:.2f} | {cores:.2f} | {failures} "
+                f"| {stored} |"
             )
     return "\n".join(lines)
 
