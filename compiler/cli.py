@@ -212,6 +212,13 @@ def arguments() -> argparse.ArgumentParser:
         metavar="DIR",
         help="the integrations to start from (default: manifests, when it exists)",
     )
+    playground_cmd.add_argument(
+        "--try-seconds",
+        type=float,
+        default=10.0,
+        metavar="N",
+        help="stop a try that takes longer, and say so (default: 10)",
+    )
     playground_cmd.set_defaults(run=run_playground)
     return parser
 
@@ -560,4 +567,4 @@ def run_playground(args: argparse.Namespace) -> int:
         manifests = paths.manifests_folder(args.manifests)
     elif DEFAULT_MANIFESTS.is_dir():
         manifests = DEFAULT_MANIFESTS
-    return serve(args.host, args.port, manifests)
+    return serve(args.host, args.port, manifests, args.try_seconds)

@@ -201,6 +201,40 @@ def response_json(body: BodyResult) -> dict[str, Any]:
 
 
 def internal_error(key: str, bug: Exception) -> dict[str, Any]:
+    return failed_try(
+        key,
+        "internal-error",
+        f"the compiler failed on this manifest ({type(bug).__name__}: {bug}); this is "
+        "a compiler bug",
+        "please report it with the manifest and the body",
+    )
+
+
+def stopped(key: str, seconds: float) -> dict[str, Any]:
+    """The document of a try that ran out of time (worker.py stopped it)."""
+    return failed_try(
+        key,
+        "try-stopped",
+        f"the try took longer than {seconds:g} s and was stopped: the matcher, searched "
+        "in this body's action, takes time that grows faster than the action's length "
+        "(a repeat inside the pattern, such as \\w+ in x\\w+_added, is tried from "
+        "every position), and the service would spend it on every such request",
+        "anchor the matcher (^...$) or bound its repeats ({0,64}), then try again",
+    )
+
+
+def key_of(raw: bytes) -> str:
+    """The integration key a request names, or the default (for a document about it)."""
+    try:
+        request = json.loads(raw.decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError is one
+        return DEFAULT_KEY
+    key = request.get("key") if isinstance(request, dict) else None
+    return key if isinstance(key, str) and key else DEFAULT_KEY
+
+
+def failed_try(key: str, code: str, message: str, fix: str) -> dict[str, Any]:
+    """A document with one error about the whole manifest, and nothing else to show."""
     problem = {
         "file": MANIFEST_FILE,
         "line": None,
@@ -209,10 +243,9 @@ def internal_error(key: str, bug: Exception) -> dict[str, Any]:
         "end_column": None,
         "pointer": "",
         "level": "error",
-        "code": "internal-error",
-        "message": f"the compiler failed on this manifest ({type(bug).__name__}: "
-        f"{bug}); this is a compiler bug",
-        "fix": "please report it with the manifest and the body",
+        "code": code,
+        "message": message,
+        "fix": fix,
         "replacement": None,
         "fix_range": None,
     }

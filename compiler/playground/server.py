@@ -22,6 +22,7 @@ from typing import Any, Optional
 
 from ..paths import UsageError
 from . import api
+from .worker import TRY_SECONDS, TryProcess
 
 STATIC = {  # path -> (file in static/, content type)
     "/": ("index.html", "text/html; charset=utf-8"),
@@ -43,8 +44,14 @@ SECURITY_HEADERS = {
 class PlaygroundServer(ThreadingHTTPServer):
     daemon_threads = True  # a browser's idle keep-alive connection never blocks Ctrl-C
 
-    def __init__(self, address: tuple[str, int], manifests: Optional[Path]) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        manifests: Optional[Path],
+        try_seconds: float = TRY_SECONDS,
+    ) -> None:
         self.manifests = manifests
+        self.tries = TryProcess(try_seconds)
         self.static = {
             path: (read_static(name), kind) for path, (name, kind) in STATIC.items()
         }
@@ -53,6 +60,10 @@ class PlaygroundServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
         self.loopback = is_loopback(host)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.tries.close()
 
     @property
     def url(self) -> str:
@@ -104,7 +115,7 @@ class Handler(BaseHTTPRequestHandler):
         if raw is None:
             return
         self.close_connection = self.headers.get("Connection", "").lower() == "close"
-        answer = api.answer_try(raw)
+        answer = self.server.tries.answer(raw)  # in a child, stopped if too slow
         self.send(answer.status, answer.encoded(), "application/json")
 
     def refuse_method(self) -> None:
@@ -176,12 +187,19 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def start(host: str, port: int, manifests: Optional[Path]) -> PlaygroundServer:
+def start(
+    host: str,
+    port: int,
+    manifests: Optional[Path],
+    try_seconds: float = TRY_SECONDS,
+) -> PlaygroundServer:
     """The server, bound and listening (not yet serving); UsageError if it cannot."""
     if not 0 <= port <= 65535:
         raise UsageError(f"--port {port}: a port is 0 to 65535 (0 picks a free one)")
+    if not try_seconds > 0:
+        raise UsageError(f"--try-seconds {try_seconds:g}: give a time above 0")
     try:
-        return PlaygroundServer((host, port), manifests)
+        return PlaygroundServer((host, port), manifests, try_seconds)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise UsageError(
@@ -192,8 +210,11 @@ def start(host: str, port: int, manifests: Optional[Path]) -> PlaygroundServer:
         ) from None
 
 
-def serve(host: str, port: int, manifests: Optional[Path]) -> int:
-    server = start(host, port, manifests)
+def serve(
+    host: str, port: int, manifests: Optional[Path], try_seconds: float = TRY_SECONDS
+) -> int:
+    server = start(host, port, manifests, try_seconds)
+    server.tries.start()  # its imports now, not on the page's first try
     if not server.loopback:
         print(
             f"playground: listening on {host}, not loopback: anyone who reaches it can "

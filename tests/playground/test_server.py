@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -194,3 +195,33 @@ def test_ctrl_c_stops_it_cleanly(tmp_path):
     assert server.process.wait(30) == 0
     assert server.process.stderr.read() == "playground: stopped\n"
     server.stop()
+
+
+def slow_try(action_length: int) -> dict:
+    """hightouch's manifest with a matcher quadratic in the action's length, and a body
+    whose action is that long (x's: each one a start the repeat runs from)."""
+    manifest = json.loads(HIGHTOUCH)
+    parser = manifest["capabilities"]["syncedSegment"]["requestParser"]
+    parser["arrayInclusion"]["matcher"] = "x\\w+_added"
+    body = json.loads(HIGHTOUCH_ADD)
+    body["action"] = "x" * action_length
+    return {"key": "slow", "manifest": json.dumps(manifest), "body": json.dumps(body)}
+
+
+def test_a_try_that_takes_too_long_is_stopped_and_said_so(tmp_path):
+    playground = Playground(tmp_path, "--try-seconds", "1")
+    try:
+        started = time.monotonic()
+        status, document = post(playground, slow_try(400_000))  # minutes, unstopped
+        took = time.monotonic() - started
+        assert status == 200 and document["ok"] is False
+        [problem] = document["diagnostics"]
+        assert problem["code"] == "try-stopped"
+        assert "longer than 1 s" in problem["message"]
+        assert took < 30  # stopped, not run to its end
+        # the next try gets a fresh process, and an answer
+        status, document = post(playground, slow_try(100))
+        assert status == 200 and document["ok"] is True
+        assert document["response"]["status"] == 204
+    finally:
+        playground.stop()
