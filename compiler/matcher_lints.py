@@ -18,7 +18,13 @@ from .diagnostics import Diagnostic, error, warning
 from .jsregex import UnsupportedRegex, for_search, js_test, parse_tree, to_code_units
 from .load import Manifest
 from .pointer_lints import MISSING, example_documents, resolve
-from .regex_facts import alternatives, dead_anchors, nested_repeats, samples
+from .regex_facts import (
+    alternatives,
+    dead_anchors,
+    nested_repeats,
+    samples,
+    slow_searches,
+)
 
 WHERE = "/capabilities/syncedSegment/requestParser/arrayInclusion/matcher"
 
@@ -56,6 +62,7 @@ def matcher_lints(
         return [literal]
     problems = list(never_matches(manifest.path, matcher))
     problems += removals(manifest, parser, matcher, python_pattern)
+    problems += slow_search(manifest.path, matcher)
     return problems
 
 
@@ -124,6 +131,37 @@ def single_repeat(matcher: str, outer: Any, inner: Any) -> Optional[str]:
     atom = inner_text[: quantifier.start()]
     single = atom + ("+" if outer.minimum and inner.minimum else "*")
     return matcher[: outer.span[0]] + single + matcher[outer.span[1] :]
+
+
+# --- repeats a search runs again from every start: quadratic --------------------------
+
+
+def slow_search(file: str, matcher: str) -> list[Diagnostic]:
+    """A warning for a repeat that a search reruns from each start (regex_facts)."""
+    try:
+        tree = for_search(parse_tree(matcher))
+    except UnsupportedRegex:  # translated already, so this does not happen
+        return []
+    plain = len(to_code_units(matcher)) == len(matcher)
+    problems = []
+    for repeat in slow_searches(tree):
+        text = matcher[repeat.span[0] : repeat.span[1]] if plain else "a repeat"
+        problems.append(
+            warning(
+                "matcher-slow-search",
+                file,
+                WHERE,
+                f"matcher {json.dumps(matcher)} is searched from every position of the "
+                f"action, and {text} takes the characters a match starts with: on an "
+                "action made of them, it runs on from each one, which takes time "
+                "growing with the square of the action's length (x\\w+_added: 0.3 s "
+                "on 16,384 x's, about 5 s on 64 KiB, on the service's event loop)",
+                "anchor it with ^ if the action starts with what it looks for, or "
+                "bound the repeat (for \\w+ write \\w{1,64})",
+                within=repeat.span,
+            )
+        )
+    return problems
 
 
 # --- /.../flags -----------------------------------------------------------------------

@@ -14,13 +14,16 @@ tree (its own node classes, read here and nowhere else):
 - repeats inside repeats (`(a+)+`, `(\\w*)*`): on an action they fail to match, a
   backtracking engine (Python's re, and JavaScript's) tries every way of sharing the
   characters between the two, which is exponential in the action's length.
+- repeats that a search runs again from every start (`x\\w+_added`): in a pattern not
+  anchored at `^`, an unbounded repeat that consumes the characters the pattern starts
+  with runs on from each of them, quadratic in the action's length.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import islice, product
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 from .jsregex import (
     Node,
@@ -254,3 +257,74 @@ def _children(node: Node) -> tuple[Node, ...]:
     if isinstance(node, _Repeat):
         return (node.atom,)
     return ()
+
+
+def slow_searches(tree: Node) -> list[_Repeat]:
+    """The unbounded repeats of alternatives not anchored at the start that consume a
+    character those alternatives can start with: on an action made of it, a search
+    starts at every such character and the repeat runs to the end from each. The tree
+    is the one searched (jsregex.for_search: no repeats left at the ends)."""
+    options = tree.alternatives if isinstance(tree, _Alternation) else (tree,)
+    found: list[_Repeat] = []
+    for option in options:
+        first = _first_units(option)
+        if first is None:  # anchored at ^: one start only
+            continue
+        for node in _walk_all(option):
+            if (
+                isinstance(node, _Repeat)
+                and (node.maximum is None or node.maximum >= MANY)
+                and _meets(_consumed_units(node.atom), first)
+            ):
+                found.append(node)
+                break  # one per alternative says it
+    return found
+
+
+def _first_units(node: Node) -> Optional[list[tuple[int, int]]]:
+    """The code units a match of node can start with, as ranges; None when node can
+    only match at the start of the input (it begins with ^). Conservative: more units
+    than exact where lookarounds or empty matches make it hard to say."""
+    if isinstance(node, _Assertion):
+        return None if node.source == r"\A" else []
+    if isinstance(node, _CharSet):
+        return list(node.ranges)
+    if isinstance(node, _Group):
+        if node.kind in ("capture", "group"):
+            return _first_units(node.body)
+        return []  # a lookaround consumes nothing: what follows it starts the match
+    if isinstance(node, _Repeat):
+        return _first_units(node.atom)
+    if isinstance(node, _Alternation):
+        units: list[tuple[int, int]] = []
+        for alternative in node.alternatives:
+            first = _first_units(alternative)
+            if first is None:
+                continue  # that alternative matches at the start only
+            units += first
+        return units
+    units = []
+    for item in node.items:  # a _Sequence: up to the first item that must consume
+        first = _first_units(item)
+        if first is None:
+            return None if not units else units
+        units += first
+        if item.width()[0] > 0:
+            break
+    return units
+
+
+def _walk_all(node: Node) -> Iterator[Node]:
+    yield node
+    for child in _children(node):
+        yield from _walk_all(child)
+
+
+def _consumed_units(node: Node) -> list[tuple[int, int]]:
+    return [span for inner in _walk_all(node) if isinstance(inner, _CharSet)
+            for span in inner.ranges]  # fmt: skip
+
+
+def _meets(ranges: list[tuple[int, int]], others: list[tuple[int, int]]) -> bool:
+    return any(low <= other_high and other_low <= high
+               for low, high in ranges for other_low, other_high in others)  # fmt: skip

@@ -79,6 +79,7 @@ CODES = {
     "warn-matcher-regex-literal": ("matcher-regex-literal",),
     "warn-matcher-regex-literal-without-flags": ("matcher-regex-literal",),
     "warn-matcher-never-matches": ("matcher-never-matches",),
+    "warn-matcher-slow-search": ("matcher-slow-search",),
     "warn-matcher-dead-alternative": ("matcher-never-matches",),
     "warn-matcher-accepts-removal-it-can-match": ("matcher-accepts-removal",),
     "warn-matcher-accepts-example-removal": ("matcher-accepts-removal",),
@@ -211,6 +212,8 @@ def test_every_diagnostic_names_the_line_and_column_of_its_node(case):
         elif d.code == "matcher-never-matches":
             assert at[0] in "^$", (d.render(), at)
         elif d.code in ("invalid-matcher", "untranslatable-matcher"):
+            assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()
+        elif d.code == "matcher-slow-search":  # the repeat, in the string
             assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()
         elif d.code == "matcher-backtracks":  # the outer repeat's group, in the string
             assert '"matcher": "' in lines[d.line - 1][: d.column - 1], d.render()

@@ -1,4 +1,5 @@
-"""matcher-backtracks: a repeat whose turns can share characters in exponentially many ways.
+"""matcher-backtracks: a repeat whose turns can share characters in exponentially many ways;
+matcher-slow-search: a repeat that a search reruns from every start, quadratic.
 
 `^(a+)+$` on "aaaa...!" makes Python's re (and JavaScript's) try every way of splitting
 the a's between the turns: 2**n for n a's, and the generated parser runs the matcher on
@@ -16,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler.jsregex import js_test, parse_tree, translate
-from compiler.matcher_lints import backtracking
+from compiler.matcher_lints import backtracking, slow_search
 from compiler.regex_facts import nested_repeats
 
 EXPONENTIAL = [
@@ -98,3 +99,36 @@ def test_no_fix_is_offered_where_one_repeat_would_match_other_strings() -> None:
     [problem] = backtracking("manifest.json", "^(a{2,})+$")
     assert problem.replacement is None  # a+ would take "a"
     assert "drop the inner or the outer repeat" in problem.hint
+
+
+QUADRATIC = [
+    "x\\w+_added",  # an action of x's: every x a start, \\w+ runs to the end from each
+    "member_\\w+_added",
+    "x[a-z]*y",
+    "(add|join)\\w+_x",
+    "ab|x\\w+y",  # one alternative is enough
+    "a.*b",  # the dot takes the a's too
+]
+ONE_START_OR_NO_OVERLAP = [
+    "^x\\w+_added",  # anchored: one start only
+    "^add$",
+    "add",
+    ".*add.*",  # searched as add (for_search)
+    "a\\d+b",  # a start is an a, and \\d+ never takes one
+    "audience$",
+    "^a|^b\\w+c",
+    "x[a-z]{1,3}y",  # bounded
+]
+
+
+@pytest.mark.parametrize("matcher", QUADRATIC)
+def test_a_repeat_rerun_from_every_start_is_a_warning(matcher: str) -> None:
+    [problem] = slow_search("manifest.json", matcher)
+    assert problem.code == "matcher-slow-search" and problem.level == "warning"
+    start, end = problem.within
+    assert matcher[start:end] in problem.message
+
+
+@pytest.mark.parametrize("matcher", ONE_START_OR_NO_OVERLAP)
+def test_a_search_with_one_start_or_no_overlap_is_left_alone(matcher: str) -> None:
+    assert slow_search("manifest.json", matcher) == []
