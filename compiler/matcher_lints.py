@@ -66,6 +66,28 @@ def matcher_lints(
     return problems
 
 
+# --- repeats that make a search slow ---------------------------------------------------
+
+
+def searched_tree(matcher: str) -> Optional[Any]:
+    """The tree a search runs (jsregex.for_search: no repeats at the ends), or None
+    when the matcher does not parse (it translated already, so this does not happen)."""
+    try:
+        return for_search(parse_tree(matcher))
+    except UnsupportedRegex:
+        return None
+
+
+def indexes(matcher: str) -> bool:
+    """Whether the tree's positions (code units) index the string: no astral character."""
+    return len(to_code_units(matcher)) == len(matcher)
+
+
+def written(matcher: str, span: tuple[int, int], instead: str) -> str:
+    """The matcher's text at span, as written; `instead` where positions do not index it."""
+    return matcher[span[0] : span[1]] if indexes(matcher) else instead
+
+
 # --- repeats inside repeats: exponential time on an action that does not match --------
 
 QUANTIFIER_AT_END = re.compile(r"(?:[*+?]|\{[0-9]+(?:,[0-9]*)?\})\??\Z")
@@ -76,17 +98,14 @@ def backtracking(file: str, matcher: str) -> list[Diagnostic]:
     (regex_facts.nested_repeats): any sender could stall the service with one action.
     Repeats at the ends of the pattern do not count: the translation drops them
     (jsregex.for_search), so `(a+)+b` is searched as `(a+)b`."""
-    try:
-        tree = for_search(parse_tree(matcher))
-    except UnsupportedRegex:  # translated already, so this does not happen
+    tree = searched_tree(matcher)
+    if tree is None:
         return []
-    # positions are code units; with no astral character they index the string too
-    plain = len(to_code_units(matcher)) == len(matcher)
     problems = []
     for outer, inner in nested_repeats(tree):
-        outer_text = matcher[outer.span[0] : outer.span[1]] if plain else "a group"
-        inner_text = matcher[inner.span[0] : inner.span[1]] if plain else "a repeat"
-        fixed = single_repeat(matcher, outer, inner) if plain else None
+        outer_text = written(matcher, outer.span, "a group")
+        inner_text = written(matcher, inner.span, "a repeat")
+        fixed = single_repeat(matcher, outer, inner) if indexes(matcher) else None
         if fixed is not None:
             rewrite = f"write {json.dumps(fixed)}, which matches the same strings; "
         else:
@@ -138,14 +157,12 @@ def single_repeat(matcher: str, outer: Any, inner: Any) -> Optional[str]:
 
 def slow_search(file: str, matcher: str) -> list[Diagnostic]:
     """A warning for a repeat that a search reruns from each start (regex_facts)."""
-    try:
-        tree = for_search(parse_tree(matcher))
-    except UnsupportedRegex:  # translated already, so this does not happen
+    tree = searched_tree(matcher)
+    if tree is None:
         return []
-    plain = len(to_code_units(matcher)) == len(matcher)
     problems = []
     for repeat in slow_searches(tree):
-        text = matcher[repeat.span[0] : repeat.span[1]] if plain else "a repeat"
+        text = written(matcher, repeat.span, "a repeat")
         problems.append(
             warning(
                 "matcher-slow-search",
