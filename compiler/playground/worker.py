@@ -39,8 +39,8 @@ class TryProcess:
 
     def answer(self, raw: bytes) -> api.Answer:
         with self._lock:
-            pipe = self._ensure_child()
             try:
+                pipe = self._ensure_child()
                 pipe.send_bytes(raw)
                 if pipe.poll(self.seconds):
                     status, document = pipe.recv()
