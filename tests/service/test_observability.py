@@ -16,9 +16,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service import metrics
@@ -305,39 +302,6 @@ def test_the_group_commit_hook_feeds_the_batch_histograms():
         "segment_sync_commit_batch_requests_bucket", {"le": "8.0"}
     )
     assert bucket is not None and bucket >= 1
-
-
-# label values, counter increments and observed values (bucket bounds among them)
-OBSERVATIONS = st.lists(
-    st.tuples(
-        st.sampled_from(["amplitude", "segment"]),
-        st.sampled_from(["204", "403"]),
-        st.integers(1, 1000),
-        st.one_of(st.floats(0, 100), st.sampled_from(metrics.LATENCY_BUCKETS)),
-    ),
-    max_size=40,
-)
-
-
-@given(OBSERVATIONS)
-def test_the_request_metrics_expose_what_prometheus_client_would(observations):
-    """RequestCounter and RequestHistogram count in plain numbers (service/metrics.py):
-    the text of /metrics is still that of prometheus_client's Counter and Histogram."""
-    ours, theirs = CollectorRegistry(), CollectorRegistry()
-    counter = metrics.RequestCounter("c", "Counted.", ["i", "s"], registry=ours)
-    histogram = metrics.RequestHistogram(
-        "h", "Observed.", ["i"], buckets=metrics.LATENCY_BUCKETS, registry=ours
-    )
-    their_counter = Counter("c", "Counted.", ["i", "s"], registry=theirs)
-    their_histogram = Histogram(
-        "h", "Observed.", ["i"], buckets=metrics.LATENCY_BUCKETS, registry=theirs
-    )
-    for integration, status, amount, value in observations:
-        counter.inc((integration, status), amount)
-        their_counter.labels(integration, status).inc(amount)
-        histogram.observe((integration,), value)
-        their_histogram.labels(integration).observe(value)
-    assert generate_latest(ours).decode() == generate_latest(theirs).decode()
 
 
 def test_integration_labels_are_bounded():
