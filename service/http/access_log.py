@@ -47,10 +47,11 @@ class AccessLog:
     wrapper of `send`, rather than a request-id middleware around this one: each layer
     costs a coroutine and a closure call per message.
 
-    In JSON (--log-format json) the line also carries the request id and, for a sync,
-    the integration and the members added and removed, as the ingest route noted them
-    in scope["state"]. A request answered nothing is logged with the status its handler
-    left in scope["state"]["status"] (499: the client went away), else 500.
+    In JSON (--log-format json) the line also carries the request id (the formatter
+    takes it from REQUEST_ID, still set) and, for a sync, the integration and the
+    members added and removed, as the ingest route noted them in scope["state"]. A
+    request answered nothing is logged with the status its handler left in
+    scope["state"]["status"] (499: the client went away), else 500.
     """
 
     def __init__(self, app: Any) -> None:
@@ -115,7 +116,6 @@ class AccessLog:
                     "removed": state.get("members_removed"),
                     "duration_ms": round(seconds * 1000, 3),
                     "token_id": token_id,
-                    "request_id": state.get("request_id"),
                     "client": client[0],
                 }
             },
