@@ -199,22 +199,23 @@ class GroupWriter(BatchingWriter):
             )
 
     def _restart_wal(self) -> None:
-        """Copy the rest of the WAL back, so that the next batch starts it over."""
+        """Copy the rest of the WAL back, so that the next batch starts it over: on
+        this thread, nothing writes meanwhile, so the pass copies all of it (but what a
+        reader of an older snapshot still needs: that waits for the next time)."""
         self._wal_restarted = time.monotonic()
-        try:
-            # PASSIVE here too: nothing writes meanwhile, so it copies all of it (but
-            # what a reader of an older snapshot still needs: that waits a second)
-            self.db.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
-        except sqlite3.Error as error:
-            log.warning("checkpoint failed (retried later): %s", error)
+        self._checkpoint()
 
     def _checkpoint_now_and_then(self) -> None:
         while not self._stop.wait(CHECKPOINT_SECONDS):
-            try:
-                # PASSIVE: copies what no reader still needs, never blocks a writer
-                self.db.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
-            except sqlite3.Error as error:
-                log.warning("checkpoint failed (retried later): %s", error)
+            self._checkpoint()
+
+    def _checkpoint(self) -> None:
+        """One checkpoint on this thread's connection; a failure is retried later."""
+        try:
+            # PASSIVE: copies what no reader still needs, never blocks a writer
+            self.db.connection().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error as error:
+            log.warning("checkpoint failed (retried later): %s", error)
 
     def close(self) -> None:
         super().close()
