@@ -924,19 +924,22 @@ def subject_form(source: str) -> str:
 
 
 def _walk(node: Node) -> Iterator[Node]:
+    """node and every node below it, parents first."""
     yield node
-    if isinstance(node, _Sequence):
-        children = node.items
-    elif isinstance(node, _Alternation):
-        children = node.alternatives
-    elif isinstance(node, _Group):
-        children = (node.body,)
-    elif isinstance(node, _Repeat):
-        children = (node.atom,)
-    else:
-        children = ()
-    for child in children:
+    for child in _children(node):
         yield from _walk(child)
+
+
+def _children(node: Node) -> tuple[Node, ...]:
+    if isinstance(node, _Sequence):
+        return node.items
+    if isinstance(node, _Alternation):
+        return node.alternatives
+    if isinstance(node, _Group):
+        return (node.body,)
+    if isinstance(node, _Repeat):
+        return (node.atom,)
+    return ()
 
 
 def _overlap(ranges: Ranges, span: tuple[int, int]) -> int:

@@ -30,9 +30,11 @@ from .jsregex import (
     _Alternation,
     _Assertion,
     _CharSet,
+    _children,
     _Group,
     _Repeat,
     _Sequence,
+    _walk,
 )
 
 START, LATER = "start", "later"  # forward: may the position be the input's start?
@@ -247,18 +249,6 @@ def _repeats_many(node: _Repeat) -> bool:
     return consumes and (node.maximum is None or node.maximum >= MANY)
 
 
-def _children(node: Node) -> tuple[Node, ...]:
-    if isinstance(node, _Sequence):
-        return node.items
-    if isinstance(node, _Alternation):
-        return node.alternatives
-    if isinstance(node, _Group):
-        return (node.body,)
-    if isinstance(node, _Repeat):
-        return (node.atom,)
-    return ()
-
-
 def slow_searches(tree: Node) -> list[_Repeat]:
     """The unbounded repeats of alternatives not anchored at the start that consume a
     character those alternatives can start with: on an action made of it, a search
@@ -270,7 +260,7 @@ def slow_searches(tree: Node) -> list[_Repeat]:
         first = _first_units(option)
         if first is None:  # anchored at ^: one start only
             continue
-        for node in _walk_all(option):
+        for node in _walk(option):
             if (
                 isinstance(node, _Repeat)
                 and (node.maximum is None or node.maximum >= MANY)
@@ -314,14 +304,8 @@ def _first_units(node: Node) -> Optional[list[tuple[int, int]]]:
     return units
 
 
-def _walk_all(node: Node) -> Iterator[Node]:
-    yield node
-    for child in _children(node):
-        yield from _walk_all(child)
-
-
 def _consumed_units(node: Node) -> list[tuple[int, int]]:
-    return [span for inner in _walk_all(node) if isinstance(inner, _CharSet)
+    return [span for inner in _walk(node) if isinstance(inner, _CharSet)
             for span in inner.ranges]  # fmt: skip
 
 
