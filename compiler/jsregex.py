@@ -844,8 +844,8 @@ def for_search(tree: Node) -> Node:
     `L A{m,n}` and `L A{m}`. Lookbehinds and `\\b` look at the input, not at where the
     match began, and a test reads no group. The repeats dropped are what made a search
     slow: a leading `\\w+` is tried from every position and gives characters back at
-    each, quadratic in the action's length (a 10,000-character action took 0.1 s, one
-    of 16 MiB would take hours on the service's event loop); without them it is linear.
+    each, quadratic in the action's length (a 10,000-character action took 0.1 s; by
+    that square law one of 16 MiB would take days); without them it is linear.
     """
     if isinstance(tree, _Alternation):
         return _Alternation(tuple(_ends_trimmed(part) for part in tree.alternatives))
