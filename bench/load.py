@@ -50,6 +50,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.sqlite.hashes import INDEX_PAIRS
+
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "sync.lua"
 CASES = (("1 member", 1), ("100 members", 100))
@@ -422,14 +424,19 @@ def hash_log_backlog(server: ServiceProcess) -> list[tuple[int, float]]:
 
 
 def sdk_index(name: str, server: ServiceProcess, since: float) -> str:
-    """When, after `since`, member_hashes held a hash for every member row (the SDKs see
-    every acknowledged member): polled in the file, read-only, for up to 60 s."""
+    """When, after `since`, the SDKs' index (member_hashes and, from schema 4, its recent
+    level) held a hash for every member row (the SDKs see every acknowledged member):
+    polled in the file, read-only, for up to 60 s."""
     uri = f"file:{server.db}?mode=ro"
     deadline = since + 60
     with sqlite3.connect(uri, uri=True) as conn:
+        two_levels = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'member_hashes_recent'"
+        ).fetchone()
+        pairs = INDEX_PAIRS if two_levels else "SELECT * FROM member_hashes"
         while True:
             (members,) = conn.execute("SELECT COUNT(*) FROM members").fetchone()
-            (hashes,) = conn.execute("SELECT COUNT(*) FROM member_hashes").fetchone()
+            (hashes,) = conn.execute(f"SELECT COUNT(*) FROM ({pairs})").fetchone()
             now = time.monotonic()
             if hashes == members:
                 return (

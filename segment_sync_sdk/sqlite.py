@@ -15,10 +15,11 @@ asks this store which segments a context is in.
 
 - Read-only: the file is opened with `mode=ro` and never written; the service may write
   it meanwhile (WAL: each lookup sees the last commit, and never waits for a writer).
-- One indexed lookup per context: member_hashes is keyed by the sha256 the SDK sends, so
-  a million-member segment costs what an empty one does.
-- `synchronized_on` is the time up to which the service's commits are in member_hashes:
-  the service appends each sync's hashes to a log and merges it into member_hashes
+- Indexed lookups only: member_hashes and its recent level (member_hashes_recent, from
+  schema 4) are keyed by the sha256 the SDK sends, so a million-member segment costs
+  what an empty one does; one statement reads both, so one snapshot.
+- `synchronized_on` is the time up to which the service's commits are in the index:
+  the service appends each sync's hashes to a log and merges it into the index
   about a second later (service/sqlite/hashes.py), whole commits at a time, so a lookup
   sees each sync whole or not at all, and this time never claims one not merged yet.
   With the log empty the service sets it to now every few seconds: the SDK reports the
@@ -43,13 +44,29 @@ from ldclient.interfaces import BigSegmentStore, BigSegmentStoreMetadata
 
 from .layout import digest_of_hash, segment_ref
 
-SCHEMA_VERSIONS = (3,)  # the versions of service/sqlite/database.py's schema read here
+SCHEMA_VERSIONS = (
+    3,
+    4,
+)  # the versions of service/sqlite/database.py's schema read here
 
-# The segments holding a context hash, with their generations (the segment ids).
-_MEMBERSHIP = (
-    "SELECT s.key, s.id FROM member_hashes h JOIN segments s ON s.id = h.segment_id "
-    "WHERE h.context_hash = ?"
-)
+# The segments holding a context hash, with their generations (the segment ids), by the
+# schema's version. From 4, member_hashes_recent lies in front of member_hashes: its row
+# for a (hash, segment) wins, a removal hiding the older level's row. One statement, so
+# one snapshot: a fold moving rows from one level to the other is seen whole or not.
+_MEMBERSHIP = {
+    3: (
+        "SELECT s.key, s.id FROM member_hashes h JOIN segments s ON s.id = h.segment_id "
+        "WHERE h.context_hash = ?"
+    ),
+    4: (
+        "SELECT s.key, s.id FROM segments s WHERE s.id IN ("
+        "SELECT segment_id FROM member_hashes WHERE context_hash = ?1 "
+        "UNION SELECT segment_id FROM member_hashes_recent "
+        "WHERE context_hash = ?1 AND added "
+        "EXCEPT SELECT segment_id FROM member_hashes_recent "
+        "WHERE context_hash = ?1 AND NOT added)"
+    ),
+}
 _SYNCHRONIZED_ON = "SELECT synchronized_on FROM store_metadata WHERE id = 1"
 
 
@@ -84,10 +101,19 @@ class SqliteBigSegmentStore(BigSegmentStore):
                 self._conn.close()
                 self._conn = None
 
-    def _query(self, sql: str, values: tuple[object, ...]) -> list[tuple[Any, ...]]:
+    def _query(
+        self, sql: Union[str, dict[int, str]], values: tuple[object, ...]
+    ) -> list[tuple[Any, ...]]:
+        """sql, or the statement of the file's schema version (read at each call: a
+        service started on the file may have upgraded it since)."""
         with self._lock:
             conn = self._conn or self._open()
             try:
+                if isinstance(sql, dict):
+                    version = conn.execute("PRAGMA user_version").fetchone()[0]
+                    if version not in sql:
+                        raise StoreFileError(_version_advice(self.path, version))
+                    sql = sql[version]
                 return conn.execute(sql, values).fetchall()
             except sqlite3.Error as error:
                 raise StoreFileError(f"{self.path}: {error}") from None

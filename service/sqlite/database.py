@@ -30,7 +30,10 @@ log = logging.getLogger("service.store")
 #    and member_hash_log and member_hash_commits, from which member_hashes is merged
 #    (hashes.py). Never released before the log was added, so no version 4 for it: a
 #    file of 3 without the log gets its tables on open like any missing table.
-SCHEMA_VERSION = 3
+# 4: member_hashes_recent, a small level in front of member_hashes that the merges write
+#    and that is folded into member_hashes a slice at a time (hashes.py). A reader of 3
+#    would miss what it holds, so the version moves; the table starts empty.
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS environments (
@@ -105,7 +108,17 @@ CREATE TABLE IF NOT EXISTS member_hashes (
     segment_id   INTEGER NOT NULL,
     PRIMARY KEY (context_hash, segment_id)
 ) WITHOUT ROWID;
--- What member_hashes does not hold yet: each request that writes members appends their
+-- The index's recent level: what the merges applied since it was last folded into
+-- member_hashes, one row per (hash, segment) with the last operation, so a removal
+-- hides a row of member_hashes until the fold deletes both. Small, so a merge touches
+-- few pages; the fold moves it over in hash order, a slice of member_hashes at a time.
+CREATE TABLE IF NOT EXISTS member_hashes_recent (
+    context_hash BLOB NOT NULL,
+    segment_id   INTEGER NOT NULL,
+    added        INTEGER NOT NULL,       -- 1 a member, 0 removed (hides member_hashes)
+    PRIMARY KEY (context_hash, segment_id)
+) WITHOUT ROWID;
+-- What the SDKs' index does not hold yet: each request that writes members appends their
 -- hashes here in the same savepoint (rowids only grow: its pages fill one after another);
 -- the writer merges the oldest rows into member_hashes and deletes them.
 CREATE TABLE IF NOT EXISTS member_hash_log (

@@ -1,36 +1,43 @@
-"""member_hashes, the SDKs' index, kept from a log: requests append to it, merges apply it.
+"""The SDKs' index, kept from a log: requests append to it, merges and folds apply it.
 
 LaunchDarkly's SDKs ask a Big Segment store for the segments of a context hash, and
-segment_sync_sdk/sqlite.py answers from member_hashes, keyed by that hash. Written by each
-request, that B-tree is what made small syncs slow: every new hash lands on a random
-page, so a commit of 100 new members wrote about 105 pages to the WAL where the members
-themselves took 4. So:
+segment_sync_sdk/sqlite.py answers from member_hashes and member_hashes_recent, keyed by
+that hash. Written by each request, such a B-tree is what made small syncs slow: every
+new hash lands on a random page, so a commit of 100 new members wrote about 105 pages to
+the WAL where the members themselves took 4. So:
 
 - A request appends one row per member to member_hash_log, (hash, segment, added or
   removed), inside its own savepoint: its rowids increase, so its pages fill one after
   another (about one page per 100 members), and a request refused, failing or whose
   COMMIT fails leaves no row. Each COMMIT that appended rows records its last rowid and
   its time in member_hash_commits.
-- merge_step() applies the oldest rows to member_hashes: whole commits only, as many as
-  fit in MERGE_ROWS rows, and at least one (a request of more than MERGE_ROWS members is
-  alone in its commit, whose merge then takes about as long as the request's own
-  transaction did), so that the SDKs see each group commit, so each request, whole or
-  not at all. The last operation per (hash, segment) wins, written in hash order; the
-  rows and their commits are deleted; store_metadata.synchronized_on moves to now when
-  the log is left empty, else to the time of the newest commit merged. All in the
-  caller's one transaction, so a crash mid-merge rolls it back and the next merge does
-  it again; applying a prefix of the log twice gives what applying it once does.
-- The group writer (writer.py) merges between its batches; SqliteSegmentStore.apply,
-  for callers without a writer (scripts, tests), merges the whole log in the request's
-  own transaction, as the hashes were written before the log.
+- merge_step() applies the oldest rows to member_hashes_recent: whole commits only, as
+  many as fit in MERGE_ROWS rows, and at least one (a request of more than MERGE_ROWS
+  members is alone in its commit, whose merge then takes about as long as the request's
+  own transaction did), so that the SDKs see each group commit, so each request, whole
+  or not at all. The last operation per (hash, segment) wins, a removal kept as a row
+  that hides member_hashes' one; the rows and their commits are deleted;
+  store_metadata.synchronized_on moves to now when the log is left empty, else to the
+  time of the newest commit merged. All in the caller's one transaction, so a crash
+  mid-merge rolls it back and the next merge does it again; applying a prefix of the log
+  twice gives what applying it once does.
+- fold_step() moves a slice of member_hashes_recent, in key order, into member_hashes
+  (see FOLD_ROWS for when and why): what a reader sees is the same before and after.
+  A merge into member_hashes itself touched about one page of it per row once the
+  index outgrew the steps; the recent level stays small, and a slice of it covers one
+  contiguous range of member_hashes.
+- The group writer (writer.py) merges and folds between its batches;
+  SqliteSegmentStore.apply, for callers without a writer (scripts, tests), merges the
+  whole log in the request's own transaction, as the hashes were written before the log.
 
-So "synchronized on" never runs ahead of member_hashes: every commit made up to that
-time is merged. While the log holds rows, nothing else moves it (the heartbeat says
-"now" only over an empty log).
+So "synchronized on" never runs ahead of the index: every commit made up to that time
+is merged. While the log holds rows, nothing else moves it (the heartbeat says "now" only
+over an empty log).
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +52,15 @@ from ..store import now_ms
 # idle machine, its rows on most of the B-tree's pages. Larger steps write fewer pages
 # per row, smaller ones hold the writer for less.
 MERGE_ROWS = 20_000
+
+# The recent level (member_hashes_recent) is folded into member_hashes, FOLD_ROWS rows
+# a slice, once it holds sqrt(members * FOLD_ROWS) rows (at least FOLD_MIN_ROWS). Per
+# FOLD_ROWS rows that come, a merge touches about all the recent level's r/90 pages (90
+# rows a page) and a slice r/FOLD_ROWS-th of member_hashes' N/90: r/90 + N*FOLD_ROWS/(90r)
+# pages, least at that r. A merge straight into member_hashes touched about one page a
+# row up to N/90 (bench: 79 MB of WAL per 20,000 rows at 4 million members).
+FOLD_MIN_ROWS = 50_000
+FOLD_ROWS = 20_000
 
 _DIGEST = 32  # bytes of a sha256
 
@@ -72,14 +88,44 @@ _LAST_OPERATIONS = (
     "SELECT context_hash, segment_id, added, MAX(id) FROM member_hash_log "
     "WHERE id <= ?1 GROUP BY context_hash, segment_id"
 )
-_MERGE_ADDED = (
+# Into the recent level, the last operation winning over what it held (WHERE true: the
+# upsert-from-SELECT grammar).
+_MERGE = (
+    "INSERT INTO member_hashes_recent (context_hash, segment_id, added) "
+    f"SELECT context_hash, segment_id, added FROM ({_LAST_OPERATIONS}) WHERE true "
+    "ON CONFLICT (context_hash, segment_id) DO UPDATE SET added = excluded.added"
+)
+# A fold's slice of the recent level: the rows after (?1, ?2) up to (?3, ?4), in key order.
+_SLICE = (
+    "(context_hash, segment_id) > (?1, ?2) AND (context_hash, segment_id) <= (?3, ?4)"
+)
+_SLICE_END = (
+    "SELECT context_hash, segment_id FROM member_hashes_recent "
+    "WHERE (context_hash, segment_id) > (?, ?) "
+    "ORDER BY context_hash, segment_id LIMIT 1 OFFSET ?"
+)
+_LAST_RECENT = (
+    "SELECT context_hash, segment_id FROM member_hashes_recent "
+    "ORDER BY context_hash DESC, segment_id DESC LIMIT 1"
+)
+_FOLD_ADDED = (
     "INSERT OR IGNORE INTO member_hashes (context_hash, segment_id) "
-    f"SELECT context_hash, segment_id FROM ({_LAST_OPERATIONS}) WHERE added"
+    f"SELECT context_hash, segment_id FROM member_hashes_recent WHERE {_SLICE} AND added"
 )
-_MERGE_REMOVED = (
+_FOLD_REMOVED = (
     "DELETE FROM member_hashes WHERE (context_hash, segment_id) IN ("
-    f"SELECT context_hash, segment_id FROM ({_LAST_OPERATIONS}) WHERE NOT added)"
+    "SELECT context_hash, segment_id FROM member_hashes_recent "
+    f"WHERE {_SLICE} AND NOT added)"
 )
+_FOLD_DELETE = f"DELETE FROM member_hashes_recent WHERE {_SLICE}"
+# Every (hash, segment) of the SDKs' index, both levels together: what a reader sees.
+INDEX_PAIRS = (
+    "SELECT context_hash, segment_id FROM member_hashes "
+    "UNION SELECT context_hash, segment_id FROM member_hashes_recent WHERE added "
+    "EXCEPT SELECT context_hash, segment_id FROM member_hashes_recent WHERE NOT added"
+)
+# Where a fold starts over: before every key (a digest is never empty).
+FOLD_START = (b"", -1)
 _NEWEST_COMMIT_UP_TO = (
     "SELECT last_log_id, committed_at FROM member_hash_commits "
     "WHERE last_log_id <= ? ORDER BY last_log_id DESC LIMIT 1"
@@ -88,7 +134,6 @@ _OLDEST_COMMIT_FROM = (
     "SELECT last_log_id, committed_at FROM member_hash_commits "
     "WHERE last_log_id >= ? ORDER BY last_log_id LIMIT 1"
 )
-_ANY_REMOVED = "SELECT 1 FROM member_hash_log WHERE id <= ? AND NOT added LIMIT 1"
 # Never backwards: a clock set back must not make an older claim look newer.
 _SYNCHRONIZED = (
     "INSERT INTO store_metadata (id, synchronized_on) VALUES (1, ?) "
@@ -112,6 +157,7 @@ class Step:
     merged: int  # log rows applied (before keeping the last one per hash and segment)
     last_id: int  # the log's rowid it merged up to
     left: Pending  # what the log holds after it
+    written: int = 0  # rows of the recent level it wrote (new or updated)
 
 
 def append(
@@ -180,9 +226,7 @@ def merge_step(
     if whole is None:  # rows no commit noted: cannot happen; merge them, claim nothing
         whole = (tx.execute("SELECT MAX(id) FROM member_hash_log").fetchone()[0], None)
     last_id, committed_at = whole
-    tx.execute(_MERGE_ADDED, (last_id,))
-    if tx.execute(_ANY_REMOVED, (last_id,)).fetchone() is not None:
-        tx.execute(_MERGE_REMOVED, (last_id,))
+    written = tx.execute(_MERGE, (last_id,)).rowcount
     merged = tx.execute("DELETE FROM member_hash_log WHERE id <= ?", (last_id,))
     tx.execute("DELETE FROM member_hash_commits WHERE last_log_id <= ?", (last_id,))
     left = pending(tx)
@@ -192,7 +236,50 @@ def merge_step(
         tx.execute(_SYNCHRONIZED, (now_ms(),))
     elif committed_at is not None:
         tx.execute(_SYNCHRONIZED, (committed_at,))
-    return Step(merged.rowcount, last_id, left)
+    return Step(merged.rowcount, last_id, left, written)
+
+
+@dataclass(frozen=True)
+class Fold:
+    """What one fold step did."""
+
+    moved: int  # rows of the recent level folded into member_hashes (and deleted)
+    end: tuple[bytes, int]  # the last key folded: the next step starts after it
+
+
+def fold_step(
+    tx: sqlite3.Connection, after: tuple[bytes, int], rows: int = FOLD_ROWS
+) -> Fold:
+    """Fold the recent level's next rows rows after key `after` (in key order, starting
+    over at FOLD_START past the last) into member_hashes, in the caller's transaction.
+
+    The slice's keys are contiguous, so it touches about rows/len(recent) of
+    member_hashes' pages, where a merge straight into it touched one page per row.
+    """
+    end = tx.execute(_SLICE_END, (*after, rows - 1)).fetchone()
+    if end is None:  # fewer than rows left after `after`: to the end
+        end = tx.execute(_LAST_RECENT).fetchone()
+        if end is None or tuple(end) <= after:
+            return Fold(0, FOLD_START)
+    bounds = (*after, *end)
+    tx.execute(_FOLD_ADDED, bounds)
+    tx.execute(_FOLD_REMOVED, bounds)
+    moved = tx.execute(_FOLD_DELETE, bounds).rowcount
+    return Fold(moved, (bytes(end[0]), int(end[1])))
+
+
+def recent_rows(conn: sqlite3.Connection) -> int:
+    """Rows of the recent level (a scan of it: once, when a writer starts)."""
+    return int(conn.execute("SELECT COUNT(*) FROM member_hashes_recent").fetchone()[0])
+
+
+def fold_threshold(
+    conn: sqlite3.Connection, min_rows: int = FOLD_MIN_ROWS, rows: int = FOLD_ROWS
+) -> int:
+    """The recent level's size from which folds of `rows` a slice are due (see
+    FOLD_ROWS)."""
+    members = conn.execute("SELECT TOTAL(member_count) FROM segments").fetchone()[0]
+    return max(min_rows, math.isqrt(int(members) * rows))
 
 
 def mark_synchronized(tx: sqlite3.Connection) -> bool:

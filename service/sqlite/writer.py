@@ -23,19 +23,22 @@ at 4,000 one-member requests/s), and every COMMIT extended the file, whose fdata
 costs more: 0.34 to 0.46 ms (median) against 0.18 to 0.23 ms when the WAL is written
 over, for batches of 8 one-member requests.
 
-Between batches the writer merges the SDKs' hash log into member_hashes (hashes.py), in
+Between batches the writer merges the SDKs' hash log into their index (hashes.py), in
 steps of whole commits and at most MERGE_ROWS rows (but for a single larger request),
 each its own transaction. Steps are due, one after another until none is, whenever:
 
 - the oldest commit not merged is MERGE_EVERY seconds old: so under a steady load the
   SDKs see a sync about a second after its 204, and "synchronized on" lags by as much;
 - the log holds MERGE_ROWS rows or more: a full step's worth, merged at once, since
-  larger steps cost fewer page writes per row (each touches pages of member_hashes
+  larger steps cost fewer page writes per row (each touches pages of the index
   spread over the whole B-tree);
 - no request has come for MERGE_IDLE seconds: an idle writer catches up at once.
 
-Requests that came during a step are taken before the next step, so a backlog holds no
-sync for longer than one step. A service started on a file whose log holds rows (a run
+Once the merges have written enough of member_hashes_recent (hashes.FOLD_ROWS says how
+much), the writer folds it into member_hashes, a slice a step, whenever no merge step is
+due: merges go first, since they bound what the SDKs lag. Requests that came during a
+step are taken before the next step, so a backlog holds no sync for longer than one
+step. A service started on a file whose log holds rows (a run
 killed before merging them) merges them as soon as it starts, as an idle writer does.
 Closing merges what is left for up to CLOSE_MERGE_SECONDS; the rest waits for the next
 start.
@@ -86,6 +89,8 @@ class GroupWriter(BatchingWriter):
         merge_every: Optional[float] = MERGE_EVERY,
         merge_idle: Optional[float] = MERGE_IDLE,
         merge_backlog: Optional[int] = hashes.MERGE_ROWS,
+        fold_rows: int = hashes.FOLD_ROWS,
+        fold_min_rows: int = hashes.FOLD_MIN_ROWS,
     ) -> None:
         """merge_every, merge_idle, merge_backlog None: never merge for that reason
         (tests merge when they say so, or at close)."""
@@ -101,6 +106,15 @@ class GroupWriter(BatchingWriter):
         self._steps = 0  # steps since the log was last empty
         self._merge_failing = False
         self._wal_restarted = time.monotonic()  # when the writer last copied the WAL
+        # the recent level of the SDKs' index, as the writer knows it: its rows (an upper
+        # bound: a merge counts what it updated too), the size from which folds are due,
+        # and the key the next fold starts after
+        self._recent = 0
+        self._fold_from = hashes.FOLD_START
+        self.fold_rows = fold_rows
+        self.fold_min_rows = fold_min_rows
+        self._fold_threshold = fold_min_rows
+        self._fold_retry_at = 0.0  # monotonic: no fold before (after a failed one)
         super().__init__(name="sqlite-writer")
         self._checkpointer = threading.Thread(
             target=self._checkpoint_now_and_then, name="sqlite-checkpoint", daemon=True
@@ -113,6 +127,10 @@ class GroupWriter(BatchingWriter):
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         metrics.watch_hash_log(lambda: self._log.rows, self.sdk_lag)
         self._log = hashes.pending(conn)
+        self._recent = hashes.recent_rows(conn)
+        self._fold_threshold = hashes.fold_threshold(
+            conn, self.fold_min_rows, self.fold_rows
+        )
         if self._log.rows:
             log.info(
                 "the SDKs' hash log holds %d rows not merged yet (the last run stopped "
@@ -132,14 +150,16 @@ class GroupWriter(BatchingWriter):
         until the next merge step is."""
         if time.monotonic() - self._wal_restarted >= RESTART_SECONDS:
             self._restart_wal()
-        while self._log.rows:
-            wait = self._merge_due_in()
-            if wait is None or wait > 0:
+        while True:
+            wait = self._merge_due_in() if self._log.rows else None
+            if wait is not None and wait <= 0:  # merges first: they bound the SDKs' lag
+                self._merge_step()
+            elif self._fold_due():
+                self._fold_step()
+            else:
                 return wait
-            self._merge_step()
             if self.waiting():
                 return 0  # the requests that came meanwhile first
-        return None
 
     def _merge_due_in(self) -> Optional[float]:
         """Seconds until a merge step is due (0: now); None: not before a request."""
@@ -181,11 +201,37 @@ class GroupWriter(BatchingWriter):
         self._merge_failing = False
         self._steps += 1
         self._log = Pending(0, None) if step is None else step.left
+        if step is not None:
+            self._recent += step.written
         if step is not None and not self._log.rows and self._steps > 10:
             log.info("the SDKs' hash log is merged (%d steps)", self._steps)
         if not self._log.rows:
             self._steps = 0
         return step
+
+    def _fold_due(self) -> bool:
+        if self._merge_failing or time.monotonic() < self._fold_retry_at:
+            return False  # not step after step against a full disk
+        return self._recent >= self._fold_threshold
+
+    def _fold_step(self) -> None:
+        """One slice of the recent level into member_hashes, in a transaction of its
+        own; after a pass over all of it, the recent level's true size and the next
+        threshold are read again."""
+        try:
+            with self.db.write() as tx:
+                fold = hashes.fold_step(tx, self._fold_from, self.fold_rows)
+                if fold.end == hashes.FOLD_START:  # a pass is over: count again
+                    self._recent = hashes.recent_rows(tx)
+                    self._fold_threshold = hashes.fold_threshold(
+                        tx, self.fold_min_rows, self.fold_rows
+                    )
+        except Exception as error:  # StoreUnavailable, or a bug: retried later
+            log.warning("folding the SDKs' index failed (retried): %s", error)
+            self._fold_retry_at = time.monotonic() + MERGE_RETRY
+            return
+        self._fold_from = fold.end
+        self._recent = max(0, self._recent - fold.moved)
 
     def _stopping(self) -> None:
         deadline = time.monotonic() + CLOSE_MERGE_SECONDS

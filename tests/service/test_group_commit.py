@@ -20,6 +20,7 @@ from service.redis.steps import SegmentBusy
 from service.redis.store import RedisSegmentStore
 from service.redis.writer import PipelineWriter
 from service.sqlite.database import Database
+from service.sqlite.hashes import INDEX_PAIRS
 from service.sqlite.store import SqliteSegmentStore
 from service.sqlite.writer import GroupWriter
 from service.store import (
@@ -35,13 +36,15 @@ from .test_store_contract import ENV, change, members, sync
 
 
 def hashes_agree_with_members(store) -> bool:
-    """Once the hash log is merged, member_hashes holds the hash of every member row and
-    nothing else (SDKs read it)."""
+    """Once the hash log is merged, the SDKs' index (member_hashes and its recent level)
+    holds the hash of every member row and nothing else."""
     store.merge_hash_log()
     with sqlite3.connect(store.db.path) as conn:
         rows = conn.execute("SELECT segment_id, context_key FROM members").fetchall()
-        hashes = conn.execute("SELECT segment_id, context_hash FROM member_hashes")
-        return set(hashes) == {(id_, context_digest(key)) for id_, key in rows}
+        pairs = conn.execute(INDEX_PAIRS)
+        return {(id_, hash_) for hash_, id_ in pairs} == {
+            (id_, context_digest(key)) for id_, key in rows
+        }
 
 
 def logged(store) -> list[tuple[int, bytes, int]]:

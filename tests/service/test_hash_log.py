@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from base64 import b64encode
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ from hypothesis.stateful import (
 )
 from ldclient.integrations import Files
 
-from segment_sync_sdk.layout import context_digest, segment_definition
+from segment_sync_sdk.layout import context_digest, segment_definition, segment_ref
 from segment_sync_sdk.sqlite import SqliteBigSegmentStore
 from service.sqlite import hashes
 from service.sqlite.database import Database
@@ -78,10 +79,10 @@ async def all_at_once(writer, requests) -> list:
 
 
 def index(path) -> frozenset[tuple[int, bytes]]:
-    """What the SDKs read: member_hashes, through a connection of its own."""
+    """What the SDKs read: both levels of the index, through a connection of its own."""
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT segment_id, context_hash FROM member_hashes")
-        return frozenset(rows)
+        pairs = conn.execute(hashes.INDEX_PAIRS)
+        return frozenset((segment_id, hash_) for hash_, segment_id in pairs)
 
 
 def log_rows(path) -> int:
@@ -161,6 +162,14 @@ class HashLogMachine(RuleBasedStateMachine):
         with self.store.db.write() as tx:
             hashes.merge_step(tx, max_rows)
 
+    @rule(rows=st.integers(1, 12))
+    def fold_step(self, rows) -> None:
+        """A slice of the recent level folded into member_hashes: the index the same."""
+        if not hasattr(self, "fold_from"):
+            self.fold_from = hashes.FOLD_START
+        with self.store.db.write() as tx:
+            self.fold_from = hashes.fold_step(tx, self.fold_from, rows).end
+
     @rule()
     def heartbeat(self) -> None:
         self.store.mark_synchronized()
@@ -188,7 +197,22 @@ class HashLogMachine(RuleBasedStateMachine):
         merged = max(n for n, rows in enumerate(self.logged) if rows == merged_rows)
         assert merged >= self.merged, "the merges went back"
         self.merged = merged
-        assert seen == self.snapshots[merged], "member_hashes is not that state"
+        assert seen == self.snapshots[merged], "the SDKs' index is not that state"
+        # and an SDK's own lookup, hash by hash, reads the same (both levels, one query)
+        ids = {segment_id: cohort for cohort, segment_id in self.ids.items()}
+        every_hash = {digest for snapshot in self.snapshots for _, digest in snapshot}
+        sdk_store = SqliteBigSegmentStore(self.path)
+        try:
+            for digest in every_hash:
+                found = sdk_store.get_membership(b64encode(digest).decode()) or {}
+                expected = {
+                    segment_ref(f"amplitude-{ids[segment_id]}", segment_id): True
+                    for segment_id, hash_ in seen
+                    if hash_ == digest
+                }
+                assert found == expected, "an SDK's lookup disagrees with the index"
+        finally:
+            sdk_store.stop()
         # "synchronized on" T claims every commit that finished before T
         claimed = synchronized_on(self.path)
         claims = [n for n, moment in enumerate(self.finished_by) if moment < claimed]
@@ -206,6 +230,73 @@ def test_the_sdk_index_follows_the_requests_merged_whole_commits_at_a_time():
         suppress_health_check=[HealthCheck.too_slow],
     )
     HashLogMachine.TestCase().runTest()
+
+
+def level_rows(path) -> tuple[int, int]:
+    """Rows of member_hashes and of its recent level."""
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        older = conn.execute("SELECT COUNT(*) FROM member_hashes").fetchone()[0]
+        recent = conn.execute("SELECT COUNT(*) FROM member_hashes_recent").fetchone()[0]
+        return older, recent
+
+
+def test_the_writer_folds_the_recent_level_once_it_is_large(tmp_path):
+    """Merges write the recent level; once it holds fold_min_rows (here 60: more than
+    sqrt(members * 20) for these 150 members), the writer folds it into member_hashes
+    in slices (here 20 rows) between batches, faster than 5 members a request come, and
+    the SDKs' index stays what the members are, removals of members folded already
+    included."""
+    store = SqliteSegmentStore(Database(tmp_path / "segments.db"))
+    writer = GroupWriter(
+        store, merge_every=None, merge_idle=None, merge_backlog=10, fold_min_rows=60,
+        fold_rows=20,
+    )  # fmt: skip
+    try:
+        members: set[str] = set()
+        for n in range(30):
+            added = [f"u{n}-{i}" for i in range(5)]
+            # a member of ten requests ago: folded into member_hashes by now
+            removed = [f"u{n - 10}-0"] if n >= 10 else []
+            writer.apply_now(ENV, sync(change("big", added, removed)))
+            members = (members | set(added)) - set(removed)
+        writer.close()  # merges the last of the log
+        older, recent = level_rows(store.db.path)
+        assert older > 0, "nothing was folded"
+        # at most the threshold, a merge step before a fold's turn and the closing merge
+        # (12 rows each at most): without folds it would hold 150 hashes and 20 removals
+        assert recent <= 60 + 2 * 12, "the recent level kept growing"
+        segment_id = store.get_segment(ENV, "amplitude-big").generation
+        expected = {(segment_id, context_digest(key)) for key in members}
+        assert index(store.db.path) == expected
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_an_open_sdk_reader_follows_the_upgrade_to_the_recent_level(tmp_path):
+    """A file of schema 3 (no recent level), read by an SDK; a service then opens it
+    (schema 4) and merges a sync into the recent level: the reader, still open, sees it.
+    """
+    path = tmp_path / "segments.db"
+    store = SqliteSegmentStore(Database(path))
+    store.apply(ENV, sync(change("c1", ["old"])))
+    with store.db.write() as tx:  # "old" in member_hashes itself, as schema 3 kept it
+        hashes.fold_step(tx, hashes.FOLD_START, 1_000)
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE member_hashes_recent")
+        conn.execute("PRAGMA user_version = 3")
+    sdk_store = SqliteBigSegmentStore(path)
+    try:
+        assert sdk_store.get_membership(b64encode(context_digest("old")).decode())
+        store = SqliteSegmentStore(Database(path))  # upgrades to 4
+        store.apply(ENV, sync(change("c1", ["new"], ["old"])))  # into the recent level
+        store.close()
+        assert level_rows(path)[1] == 2
+        assert sdk_store.get_membership(b64encode(context_digest("new")).decode())
+        assert not sdk_store.get_membership(b64encode(context_digest("old")).decode())
+    finally:
+        sdk_store.stop()
 
 
 # --- a real SDK, and a crash

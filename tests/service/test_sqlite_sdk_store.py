@@ -125,14 +125,14 @@ def test_it_reads_while_the_service_writes(files):
     assert all(membership(sdk_store, f"b{batch}-250") for batch in range(40))
 
 
-def test_a_lookup_is_one_indexed_search():
-    """The query plan: a search of member_hashes' primary key, never a scan."""
+def test_a_lookup_is_indexed_searches_only():
+    """The query plan: searches of both levels' primary keys, never a scan."""
     conn = sqlite3.connect(":memory:")
     conn.executescript(SCHEMA)  # the service's own schema
-    plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + _MEMBERSHIP, (b"",))]
-    assert any(
-        "SEARCH h USING PRIMARY KEY (context_hash=?)" in step for step in plan
-    ), plan
+    query = _MEMBERSHIP[SCHEMA_VERSION]
+    plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + query, (b"",))]
+    for table in ("member_hashes", "member_hashes_recent"):
+        assert f"SEARCH {table} USING PRIMARY KEY (context_hash=?)" in plan, plan
     assert not any(step.startswith("SCAN") for step in plan), plan
 
 
