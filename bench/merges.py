@@ -68,30 +68,21 @@ def log_round(db: Database, rng: random.Random) -> None:
 def two_levels(members: int, steps: int) -> tuple[float, float, int]:
     rng = random.Random(1)
     db, wal = fresh(members, rng)
-    recent, start, threshold = (
-        0,
-        hashes.FOLD_START,
-        hashes.fold_threshold(db.connection()),
-    )
+    level = hashes.recent_level(db.connection())
     seconds = wal_bytes = 0.0
     counted = 0
     folded = False
     for _ in range(steps):
         log_round(db, rng)
-        started, written = time.perf_counter(), 0
+        started = time.perf_counter()
         with db.write() as tx:
-            recent += hashes.merge_step(tx, ROWS).written
-        written += os.path.getsize(wal)
+            level = level.merged(hashes.merge_step(tx, ROWS))
+        written = os.path.getsize(wal)
         truncate(db)
-        while recent >= threshold:  # the writer's _fold_due, step after step
+        while level.due():  # the writer's fold steps, one after another
             with db.write() as tx:
-                fold = hashes.fold_step(tx, start)
-                if fold.end == hashes.FOLD_START:
-                    recent = hashes.recent_rows(tx)
-                    threshold = hashes.fold_threshold(tx)
-                else:
-                    recent -= fold.moved
-            start, folded = fold.end, True
+                level = hashes.fold_step(tx, level)
+            folded = True
             written += os.path.getsize(wal)
             truncate(db)
         if folded:

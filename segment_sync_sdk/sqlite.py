@@ -44,11 +44,6 @@ from ldclient.interfaces import BigSegmentStore, BigSegmentStoreMetadata
 
 from .layout import digest_of_hash, segment_ref
 
-SCHEMA_VERSIONS = (
-    3,
-    4,
-)  # the versions of service/sqlite/database.py's schema read here
-
 # The segments holding a context hash, with their generations (the segment ids), by the
 # schema's version. From 4, member_hashes_recent lies in front of member_hashes: its row
 # for a (hash, segment) wins, a removal hiding the older level's row. One statement, so
@@ -67,6 +62,8 @@ _MEMBERSHIP = {
         "WHERE context_hash = ?1 AND NOT added)"
     ),
 }
+# the versions of service/sqlite/database.py's schema read here
+SCHEMA_VERSIONS = tuple(_MEMBERSHIP)
 _SYNCHRONIZED_ON = "SELECT synchronized_on FROM store_metadata WHERE id = 1"
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 from segment_sync_sdk.layout import context_digest
@@ -157,7 +157,7 @@ class Step:
     merged: int  # log rows applied (before keeping the last one per hash and segment)
     last_id: int  # the log's rowid it merged up to
     left: Pending  # what the log holds after it
-    written: int = 0  # rows of the recent level it wrote (new or updated)
+    written: int  # rows of the recent level it wrote (new or updated)
 
 
 def append(
@@ -240,46 +240,52 @@ def merge_step(
 
 
 @dataclass(frozen=True)
-class Fold:
-    """What one fold step did."""
+class RecentLevel:
+    """member_hashes_recent as its one writer knows it, and how it folds it."""
 
-    moved: int  # rows of the recent level folded into member_hashes (and deleted)
-    end: tuple[bytes, int]  # the last key folded: the next step starts after it
+    rows: int  # an upper bound: a merge counts the rows it updated as well
+    threshold: int  # folds are due from this many rows on (see FOLD_ROWS)
+    fold_rows: int = FOLD_ROWS  # rows a fold step moves
+    min_rows: int = FOLD_MIN_ROWS  # the threshold's floor
+    start: tuple[bytes, int] = FOLD_START  # the next fold starts after this key
+
+    def due(self) -> bool:
+        return self.rows >= self.threshold
+
+    def merged(self, step: Step) -> RecentLevel:
+        return replace(self, rows=self.rows + step.written)
 
 
-def fold_step(
-    tx: sqlite3.Connection, after: tuple[bytes, int], rows: int = FOLD_ROWS
-) -> Fold:
-    """Fold the recent level's next rows rows after key `after` (in key order, starting
-    over at FOLD_START past the last) into member_hashes, in the caller's transaction.
+def recent_level(
+    conn: sqlite3.Connection, fold_rows: int = FOLD_ROWS, min_rows: int = FOLD_MIN_ROWS
+) -> RecentLevel:
+    """The recent level counted (a scan of it) and its threshold: sqrt(members *
+    fold_rows), at least min_rows; folds start from the first key."""
+    rows = conn.execute("SELECT COUNT(*) FROM member_hashes_recent").fetchone()[0]
+    members = conn.execute("SELECT TOTAL(member_count) FROM segments").fetchone()[0]
+    threshold = max(min_rows, math.isqrt(int(members) * fold_rows))
+    return RecentLevel(int(rows), threshold, fold_rows, min_rows)
 
-    The slice's keys are contiguous, so it touches about rows/len(recent) of
+
+def fold_step(tx: sqlite3.Connection, level: RecentLevel) -> RecentLevel:
+    """Fold the next level.fold_rows rows after level.start (in key order) into
+    member_hashes, in the caller's transaction; the level after it. Past the last key,
+    a pass is over: the level is counted again and the next fold starts over.
+
+    The slice's keys are contiguous, so it touches about fold_rows/rows of
     member_hashes' pages, where a merge straight into it touched one page per row.
     """
-    end = tx.execute(_SLICE_END, (*after, rows - 1)).fetchone()
-    if end is None:  # fewer than rows left after `after`: to the end
+    end = tx.execute(_SLICE_END, (*level.start, level.fold_rows - 1)).fetchone()
+    if end is None:  # fewer than fold_rows left after start: to the end
         end = tx.execute(_LAST_RECENT).fetchone()
-        if end is None or tuple(end) <= after:
-            return Fold(0, FOLD_START)
-    bounds = (*after, *end)
+        if end is None or tuple(end) <= level.start:
+            return recent_level(tx, level.fold_rows, level.min_rows)
+    bounds = (*level.start, *end)
     tx.execute(_FOLD_ADDED, bounds)
     tx.execute(_FOLD_REMOVED, bounds)
     moved = tx.execute(_FOLD_DELETE, bounds).rowcount
-    return Fold(moved, (bytes(end[0]), int(end[1])))
-
-
-def recent_rows(conn: sqlite3.Connection) -> int:
-    """Rows of the recent level (a scan of it: once, when a writer starts)."""
-    return int(conn.execute("SELECT COUNT(*) FROM member_hashes_recent").fetchone()[0])
-
-
-def fold_threshold(
-    conn: sqlite3.Connection, min_rows: int = FOLD_MIN_ROWS, rows: int = FOLD_ROWS
-) -> int:
-    """The recent level's size from which folds of `rows` a slice are due (see
-    FOLD_ROWS)."""
-    members = conn.execute("SELECT TOTAL(member_count) FROM segments").fetchone()[0]
-    return max(min_rows, math.isqrt(int(members) * rows))
+    rows = max(0, level.rows - moved)
+    return replace(level, rows=rows, start=(bytes(end[0]), int(end[1])))
 
 
 def mark_synchronized(tx: sqlite3.Connection) -> bool:

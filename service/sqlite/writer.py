@@ -106,14 +106,8 @@ class GroupWriter(BatchingWriter):
         self._steps = 0  # steps since the log was last empty
         self._merge_failing = False
         self._wal_restarted = time.monotonic()  # when the writer last copied the WAL
-        # the recent level of the SDKs' index, as the writer knows it: its rows (an upper
-        # bound: a merge counts what it updated too), the size from which folds are due,
-        # and the key the next fold starts after
-        self._recent = 0
-        self._fold_from = hashes.FOLD_START
-        self.fold_rows = fold_rows
-        self.fold_min_rows = fold_min_rows
-        self._fold_threshold = fold_min_rows
+        # the recent level of the SDKs' index, as the writer knows it (read at start)
+        self._recent = hashes.RecentLevel(0, fold_min_rows, fold_rows, fold_min_rows)
         self._fold_retry_at = 0.0  # monotonic: no fold before (after a failed one)
         super().__init__(name="sqlite-writer")
         self._checkpointer = threading.Thread(
@@ -127,9 +121,8 @@ class GroupWriter(BatchingWriter):
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         metrics.watch_hash_log(lambda: self._log.rows, self.sdk_lag)
         self._log = hashes.pending(conn)
-        self._recent = hashes.recent_rows(conn)
-        self._fold_threshold = hashes.fold_threshold(
-            conn, self.fold_min_rows, self.fold_rows
+        self._recent = hashes.recent_level(
+            conn, self._recent.fold_rows, self._recent.min_rows
         )
         if self._log.rows:
             log.info(
@@ -202,7 +195,7 @@ class GroupWriter(BatchingWriter):
         self._steps += 1
         self._log = Pending(0, None) if step is None else step.left
         if step is not None:
-            self._recent += step.written
+            self._recent = self._recent.merged(step)
         if step is not None and not self._log.rows and self._steps > 10:
             log.info("the SDKs' hash log is merged (%d steps)", self._steps)
         if not self._log.rows:
@@ -212,26 +205,19 @@ class GroupWriter(BatchingWriter):
     def _fold_due(self) -> bool:
         if self._merge_failing or time.monotonic() < self._fold_retry_at:
             return False  # not step after step against a full disk
-        return self._recent >= self._fold_threshold
+        return self._recent.due()
 
     def _fold_step(self) -> None:
         """One slice of the recent level into member_hashes, in a transaction of its
-        own; after a pass over all of it, the recent level's true size and the next
-        threshold are read again."""
+        own; what the writer knows of the level changes only once it is committed."""
         try:
             with self.db.write() as tx:
-                fold = hashes.fold_step(tx, self._fold_from, self.fold_rows)
-                if fold.end == hashes.FOLD_START:  # a pass is over: count again
-                    self._recent = hashes.recent_rows(tx)
-                    self._fold_threshold = hashes.fold_threshold(
-                        tx, self.fold_min_rows, self.fold_rows
-                    )
+                level = hashes.fold_step(tx, self._recent)
         except Exception as error:  # StoreUnavailable, or a bug: retried later
             log.warning("folding the SDKs' index failed (retried): %s", error)
             self._fold_retry_at = time.monotonic() + MERGE_RETRY
             return
-        self._fold_from = fold.end
-        self._recent = max(0, self._recent - fold.moved)
+        self._recent = level
 
     def _stopping(self) -> None:
         deadline = time.monotonic() + CLOSE_MERGE_SECONDS

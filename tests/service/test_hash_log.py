@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from base64 import b64encode
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -165,10 +166,9 @@ class HashLogMachine(RuleBasedStateMachine):
     @rule(rows=st.integers(1, 12))
     def fold_step(self, rows) -> None:
         """A slice of the recent level folded into member_hashes: the index the same."""
-        if not hasattr(self, "fold_from"):
-            self.fold_from = hashes.FOLD_START
+        level = getattr(self, "level", hashes.RecentLevel(0, 0))
         with self.store.db.write() as tx:
-            self.fold_from = hashes.fold_step(tx, self.fold_from, rows).end
+            self.level = hashes.fold_step(tx, replace(level, fold_rows=rows))
 
     @rule()
     def heartbeat(self) -> None:
@@ -281,7 +281,7 @@ def test_an_open_sdk_reader_follows_the_upgrade_to_the_recent_level(tmp_path):
     store = SqliteSegmentStore(Database(path))
     store.apply(ENV, sync(change("c1", ["old"])))
     with store.db.write() as tx:  # "old" in member_hashes itself, as schema 3 kept it
-        hashes.fold_step(tx, hashes.FOLD_START, 1_000)
+        hashes.fold_step(tx, hashes.RecentLevel(0, 0, fold_rows=1_000))
     store.close()
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE member_hashes_recent")
