@@ -115,6 +115,7 @@ class HashLogMachine(RuleBasedStateMachine):
         self.finished_by: list[int] = [0]
         self.logged: list[int] = [0]  # log rows appended up to each commit
         self.merged = 0  # the commits merged, as the invariant last found
+        self.level = hashes.RecentLevel(0, 0)  # the fold rule's level (its cursor)
 
     def teardown(self) -> None:
         if hasattr(self, "writer"):
@@ -166,9 +167,8 @@ class HashLogMachine(RuleBasedStateMachine):
     @rule(rows=st.integers(1, 12))
     def fold_step(self, rows) -> None:
         """A slice of the recent level folded into member_hashes: the index the same."""
-        level = getattr(self, "level", hashes.RecentLevel(0, 0))
         with self.store.db.write() as tx:
-            self.level = hashes.fold_step(tx, replace(level, fold_rows=rows))
+            self.level = hashes.fold_step(tx, replace(self.level, fold_rows=rows))
 
     @rule()
     def heartbeat(self) -> None:
