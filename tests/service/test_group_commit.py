@@ -437,6 +437,9 @@ def test_under_a_steady_load_the_wal_starts_over_instead_of_growing(
     and the file stops growing. Without it the WAL grew for as long as the load lasted.
     """
     monkeypatch.setattr("service.sqlite.writer.RESTART_SECONDS", 0.05)
+    # a checkpointer's pass every 2 ms: the writer's copy meets one often, and a PASSIVE
+    # checkpoint beside another copies nothing (SQLite answers it busy)
+    monkeypatch.setattr("service.sqlite.writer.CHECKPOINT_SECONDS", 0.002)
     store = SqliteSegmentStore(Database(tmp_path / "segments.db"))
     writer = GroupWriter(store, merge_every=None, merge_idle=None, merge_backlog=None)
     wal = tmp_path / "segments.db-wal"
