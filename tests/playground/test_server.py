@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from compiler.playground import api
+from compiler.playground import api, worker
 
 from .helpers import MANIFESTS, ROOT, Playground
 
@@ -225,3 +225,23 @@ def test_a_try_that_takes_too_long_is_stopped_and_said_so(tmp_path):
         assert document["response"]["status"] == 204
     finally:
         playground.stop()
+
+
+def test_the_child_warms_up_on_a_clean_try_of_its_own():
+    answer = api.answer_try(worker.WARM_UP)
+    assert answer.document["ok"] is True and answer.document["diagnostics"] == []
+    assert answer.document["response"]["status"] == 200
+
+
+def test_a_try_s_clock_starts_when_its_child_is_ready():
+    # a fresh child takes over a second to import and warm up; a try of 20 ms must not
+    # be stopped for it, on a first try or on the one after a kill
+    tries = worker.TryProcess(seconds=0.5)
+    try:
+        for _ in range(2):
+            answer = tries.answer(json.dumps(slow_try(100)).encode())
+            assert answer.document["ok"] is True, answer.document["diagnostics"]
+            answer = tries.answer(json.dumps(slow_try(400_000)).encode())
+            assert answer.document["diagnostics"][0]["code"] == "try-stopped"
+    finally:
+        tries.close()
