@@ -10,9 +10,9 @@ and its shapes) from one try to the next, as the server's own process did.
 
 The limit is the try's alone. A fresh child first imports the compiler and runs one
 small try of its own, formatted with black (black's grammar, the runtime's formatting,
-the templates and the schema are loaded on a first use), about 2.3 s here and more on a loaded machine; it says it is ready after
-that, and only then does a try's clock start. A limit of 1 s would otherwise stop the
-first try after every kill, however quick that try.
+the templates and the schema are loaded on a first use), about 2.3 s here and more on a
+loaded machine. It says it is ready after that, and only then does a try's clock start.
+A limit of 1 s would otherwise stop the first try after every kill, however quick.
 """
 
 from __future__ import annotations
