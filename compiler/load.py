@@ -61,7 +61,9 @@ def load_manifests(root: Path) -> tuple[list[Manifest], list[Diagnostic]]:
     manifests: list[Manifest] = []
     diagnostics: list[Diagnostic] = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        if folder.name.startswith("."):
+        # hidden folders (.git) and Python's byte-code folder (a helper script beside
+        # the manifests makes one) are tools' state, not integrations
+        if folder.name.startswith(".") or folder.name == "__pycache__":
             continue
         manifest, problems = load_one(folder)
         diagnostics += problems

@@ -174,3 +174,12 @@ def test_importing_the_package_imports_no_parser():
     assert result.stdout.strip() == (
         "['generated._runtime'] ['generated._runtime', 'generated.zeotap']"
     )
+
+
+def test_hidden_and_byte_code_folders_are_not_integrations(tmp_path):
+    shutil.copytree(SHIPPED / "hightouch", tmp_path / "hightouch")
+    for tool_folder in (".git", "__pycache__"):
+        (tmp_path / tool_folder).mkdir()
+        (tmp_path / tool_folder / "helper.cpython-311.pyc").write_bytes(b"\0")
+    manifests, problems = load_manifests(tmp_path)
+    assert [m.key for m in manifests] == ["hightouch"] and problems == []
